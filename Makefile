@@ -1,0 +1,60 @@
+# Two entry points: `make run` (install, build the index if missing, start the app) and
+# `make test` (install with the dev extras, run every test). Both work on a fresh machine.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+export GRADIO_ANALYTICS_ENABLED := False
+export ANONYMIZED_TELEMETRY := False
+export HF_HUB_OFFLINE := 1
+
+.PHONY: run test install install-dev system-deps ingest app eval bench clean
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+# The app's own dependencies (no torch).
+$(VENV)/.run-deps: pyproject.toml | $(PY)
+	$(PIP) install -q -e .
+	touch $@
+
+# Tests: sentence-transformers (torch 2.13.0 is a CPU build on this machine's disk; installed
+# first so nothing pulls a CUDA build), llama-cpp-python's server (compiles ~10 min), pytest.
+$(VENV)/.dev-deps: pyproject.toml | $(PY)
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[dev,st,llm]'
+	touch $@ $(VENV)/.run-deps
+
+install: $(VENV)/.run-deps
+install-dev: $(VENV)/.dev-deps
+
+# Chromium (browser tests) and a CJK font (plots); only where apt-get can be used as root.
+system-deps:
+	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi 'cjk'; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	  fi; \
+	fi
+
+ingest: install
+	$(PY) -m rag ingest
+
+app: install
+	$(PY) app.py
+
+run: install
+	$(PY) -m rag ingest --if-missing
+	$(PY) app.py
+
+test: install-dev system-deps
+	$(PY) -m pytest
+
+eval: install
+	$(PY) -m rag eval --out eval/reports/latest
+
+bench: install
+	$(PY) -m rag bench --out bench/out
+
+clean:
+	rm -rf storage .pytest_cache

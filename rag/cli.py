@@ -1,0 +1,179 @@
+"""Command line: ``python -m rag {ingest,search,ask,eval,quiz,bench}``.
+
+Thin: parses flags, builds settings, calls the stage modules, prints. Every RagError
+becomes one line on stderr and exit status 1 (2 for usage errors); no tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rag.config import load_settings
+from rag.errors import RagError
+
+
+def _print_json(obj) -> None:
+    print(json.dumps(obj, ensure_ascii=False))
+
+
+def _read_batch(path: str) -> list[dict]:
+    """Lines of a JSONL file that carry a non-empty "question"; bad lines are errors."""
+    from rag.errors import RetrievalError
+
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RetrievalError(f"无法读取批量文件 {path}：{exc}") from None
+    rows = []
+    for no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise RetrievalError(f"{path}:{no}: 不是合法的 JSON（{exc.msg}）") from None
+        if not isinstance(row, dict) or not isinstance(row.get("question"), str):
+            raise RetrievalError(f"{path}:{no}: 缺少字符串字段 \"question\"")
+        rows.append(row)
+    return rows
+
+
+# ------------------------------------------------------------------ commands
+
+
+def cmd_ingest(args, settings) -> int:
+    from rag.store import build_index, current_manifest
+
+    if args.if_missing and current_manifest(settings) is not None:
+        print("索引已存在，跳过（用 --rebuild 强制重建）", file=sys.stderr)
+        return 0
+    report = build_index(settings, rebuild=args.rebuild, progress=not args.quiet)
+    if report.skipped:
+        print("语料与设置未变，索引已是最新（用 --rebuild 强制重建）", file=sys.stderr)
+    else:
+        t = report.timings
+        print(f"索引已构建：{report.counts}；新嵌入 {report.embedded} 条，缓存命中 {report.cached} 条；"
+              f"耗时 {t['total']:.1f}s（解析 {t['parse']:.2f}s，切分 {t['chunk']:.2f}s，"
+              f"嵌入 {t['embed']:.1f}s，Chroma {t['chroma']:.1f}s，BM25 {t['bm25']:.2f}s）",
+              file=sys.stderr)
+    return 0
+
+
+def cmd_search(args, settings) -> int:
+    from rag.retrieval import Retriever
+
+    if args.batch is None and not (args.question or "").strip():
+        raise RagError("问题为空：用法 python -m rag search \"问题\"")
+    rows = _read_batch(args.batch) if args.batch else None
+    retriever = Retriever.from_settings(settings)
+    if rows is not None:
+        for row in rows:
+            try:
+                hits = retriever.search(row["question"], k=args.k, mode=args.mode,
+                                        chapter=args.chapter)
+                out = {"id": row.get("id"), "question": row["question"],
+                       "hits": [h.to_json() for h in hits]}
+            except RagError as exc:
+                out = {"id": row.get("id"), "question": row["question"], "hits": [],
+                       "error": str(exc)}
+            _print_json(out)
+        return 0
+    hits = retriever.search(args.question, k=args.k, mode=args.mode, chapter=args.chapter)
+    if args.json:
+        _print_json([h.to_json() for h in hits])
+        return 0
+    for h in hits:
+        snippet = " ".join(h.text.split())[:80]
+        print(f"{h.rank:>2}  {h.score:.4f}  「{h.label}」\n    {snippet}")
+    return 0
+
+
+def cmd_ask(args, settings) -> int:
+    from rag.answering import run_cli
+
+    return run_cli(args, settings)
+
+
+def cmd_eval(args, settings) -> int:
+    from rag.evaluation import run_cli
+
+    return run_cli(args, settings)
+
+
+def cmd_quiz(args, settings) -> int:
+    from rag.quiz import run_cli
+
+    return run_cli(args, settings)
+
+
+def cmd_bench(args, settings) -> int:
+    from rag.bench import run_cli
+
+    return run_cli(args, settings)
+
+
+# ------------------------------------------------------------------ parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m rag", description="规划问答：山西省“十四五”规划纲要的检索、问答、评测与出题。")
+    p.add_argument("--data-dir", help="索引所在目录（默认 ./storage，环境变量 RAG_DATA_DIR）")
+    p.add_argument("--embedder", help="嵌入模型：e5-small-q4（默认）或 sentence-transformers:<路径>")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sp = sub.add_parser("ingest", help="解析、切分、嵌入并建立索引（原子切换，中断不破坏旧索引）")
+    sp.add_argument("--rebuild", action="store_true", help="即使语料和设置未变也重建")
+    sp.add_argument("--if-missing", action="store_true", help="已有索引时什么也不做")
+    sp.add_argument("--quiet", action="store_true", help="不显示进度条")
+    sp.set_defaults(func=cmd_ingest)
+
+    sp = sub.add_parser("search", help="检索：列出最相关的章节及片段")
+    sp.add_argument("question", nargs="?", help="问题")
+    sp.add_argument("-k", type=int, default=None, help="返回的章节数（默认 5）")
+    sp.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None)
+    sp.add_argument("--chapter", type=int, default=None, help="只检索第 N 章（0 = 通知及序言）")
+    sp.add_argument("--json", action="store_true", help="输出 JSON")
+    sp.add_argument("--batch", metavar="FILE.jsonl",
+                    help="批量：每行一个 {\"id\",\"question\"}，每行输出一个 JSON")
+    sp.set_defaults(func=cmd_search)
+
+    sp = sub.add_parser("ask", help="问答：给出带章节引用的答案")
+    sp.add_argument("question", nargs="?", help="问题")
+    sp.add_argument("--answerer", choices=["extractive", "openai-compatible", "llama-cpp"],
+                    default=None, help="回答方式（默认 extractive，无需大模型）")
+    sp.add_argument("--chapter", type=int, default=None, help="只在第 N 章中查找")
+    sp.add_argument("--json", action="store_true", help="输出 JSON")
+    sp.add_argument("--batch", metavar="FILE.jsonl", help="批量回答，每行输出一个 JSON")
+    sp.add_argument("--llm-base-url", help="OpenAI 兼容接口地址（RAG_LLM_BASE_URL）")
+    sp.add_argument("--llm-model", help="模型名（RAG_LLM_MODEL）")
+    sp.add_argument("--llm-timeout", type=float, help="大模型超时秒数（RAG_LLM_TIMEOUT）")
+    sp.set_defaults(func=cmd_ask)
+
+    sp = sub.add_parser("eval", help="离线评测：检索与回答指标、基线对比、报告与图表")
+    sp.set_defaults(func=cmd_eval)
+    sp = sub.add_parser("quiz", help="出题：填空、单选、判断，附答案与出处")
+    sp.set_defaults(func=cmd_quiz)
+    sp = sub.add_parser("bench", help="基准测试：摄取与查询开销、内存、并发与规模")
+    sp.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        overrides = {"data_dir": args.data_dir, "embedder": args.embedder}
+        for name in ("answerer", "llm_base_url", "llm_model", "llm_timeout"):
+            overrides[name] = getattr(args, name, None)
+        settings = load_settings(**overrides)
+        return args.func(args, settings)
+    except RagError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("已中断", file=sys.stderr)
+        return 130

@@ -1,0 +1,99 @@
+"""Settings: one object, built once and passed down.
+
+Precedence: explicit argument (CLI flags are passed as arguments) > environment (``RAG_*``)
+> ``rag.toml`` in the working directory > defaults below. Backed by pydantic-settings.
+
+Not handled here: building any backend; modules read the fields they need.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict,
+                               TomlConfigSettingsSource)
+
+from rag.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Library environment that must hold before chromadb/gradio/llama-index are imported:
+# no telemetry, no hub downloads. setdefault so an operator can still override.
+for _k, _v in {"ANONYMIZED_TELEMETRY": "False", "GRADIO_ANALYTICS_ENABLED": "False",
+               "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+               "TOKENIZERS_PARALLELISM": "false"}.items():
+    os.environ.setdefault(_k, _v)
+
+
+class Settings(BaseSettings):
+    """Every tunable of the pipeline; see README for the environment names (RAG_<FIELD>)."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", toml_file="rag.toml", frozen=True,
+                                      extra="ignore")
+
+    # corpus and storage
+    corpus_dir: Path = PROJECT_ROOT / "corpus"
+    data_dir: Path = Path("storage")
+    # embeddings
+    embedder: str = "e5-small-q4"
+    embed_batch_size: int = Field(32, ge=1)
+    # chunking (tokens counted with tiktoken cl100k_base)
+    chunk_tokens: int = Field(160, ge=16)
+    chunk_overlap: int = Field(1, ge=0)  # sentences carried into the next chunk
+    prefix_dense: bool = False  # prepend the heading path to the embedded chunk text
+    prefix_bm25: bool = True  # prepend the heading path to the BM25-indexed text
+    # retrieval
+    mode: str = "hybrid"
+    top_k: int = Field(5, ge=1, le=100)
+    rrf_k: int = Field(60, ge=1)
+    weight_sentence: float = 1.0
+    weight_chunk: float = 1.0
+    weight_bm25: float = 0.5
+    # chroma server (unset: embedded PersistentClient under data_dir)
+    chroma_host: str | None = None
+    chroma_port: int = 8000
+    # answering
+    answerer: str = "extractive"
+    refusal_threshold: float = 0.0  # 0 = use the calibrated value stored in the index folder
+    max_question_chars: int = Field(500, ge=10)
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = None
+    llm_timeout: float = Field(30.0, gt=0)
+    llm_gguf: Path | None = None
+    # app
+    app_host: str = "127.0.0.1"
+    app_port: int = 7860
+    app_password: str | None = None
+    log_questions: bool = False
+
+    @field_validator("mode")
+    @classmethod
+    def _mode(cls, v: str) -> str:
+        if v not in {"hybrid", "dense", "bm25"}:
+            raise ValueError("mode must be hybrid, dense or bm25")
+        return v
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings],
+                                   init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource):
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @property
+    def index_dir(self) -> Path:
+        """The live index folder (a symlink switched atomically by ingestion)."""
+        return Path(self.data_dir) / "current"
+
+
+def load_settings(**overrides) -> Settings:
+    """Build settings; ``None`` overrides are ignored so unset CLI flags fall through."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"配置有误：{problems}") from None

@@ -1,0 +1,245 @@
+"""Dense, BM25 and hybrid retrieval at section level, with citations on every hit.
+
+Three ranked lists are computed per question and fused by weighted reciprocal rank fusion
+at *section* level (RRF: ``sum_i w_i / (k + rank_i)``):
+
+- dense sentences: every sentence embedded alone; a section scores its best sentence
+  (max-pooling), which measured best for pinpoint questions;
+- dense chunks: ~160-token chunks, for questions whose words are spread over sentences;
+- BM25 over chunks (jieba tokens), half weight by default, for names and numbers.
+
+The result is the best chunk of each of the top sections (one section never fills the list).
+
+Not handled here: composing answers (answering.py).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rag.chunking import Chunk
+from rag.config import Settings
+from rag.corpus import section_label
+from rag.embeddings import get_embedder
+from rag.errors import RetrievalError
+from rag.store import Index
+from rag.wordseg import tokenize
+
+MODES = ("hybrid", "dense", "bm25")
+SectionKey = tuple[str, int, int]  # (doc_id, chapter, section)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved section, represented by its best chunk, with everything a citation needs."""
+
+    chunk: Chunk
+    score: float  # fused score (RRF) in hybrid mode; cosine or BM25 score otherwise
+    rank: int  # 1-based
+    dense: float = 0.0  # best cosine similarity of a sentence/chunk of this section
+    bm25: float = 0.0  # best BM25 score of a chunk of this section
+    sentence_id: str | None = None  # best-matching sentence, if dense ran
+
+    @property
+    def doc_id(self) -> str:
+        return self.chunk.doc_id
+
+    @property
+    def chapter(self) -> int:
+        return self.chunk.chapter
+
+    @property
+    def chapter_title(self) -> str:
+        return self.chunk.chapter_title
+
+    @property
+    def section(self) -> int:
+        return self.chunk.section
+
+    @property
+    def section_title(self) -> str:
+        return self.chunk.section_title
+
+    @property
+    def text(self) -> str:
+        return self.chunk.text
+
+    @property
+    def span(self) -> tuple[int, int]:
+        return self.chunk.span
+
+    @property
+    def key(self) -> SectionKey:
+        return self.chunk.key
+
+    @property
+    def label(self) -> str:
+        return section_label(self.chapter, self.chapter_title, self.section, self.section_title)
+
+    def to_json(self) -> dict:
+        return {"rank": self.rank, "score": round(self.score, 6), "doc_id": self.doc_id,
+                "chapter": self.chapter, "chapter_title": self.chapter_title,
+                "section": self.section, "section_title": self.section_title,
+                "chunk_id": self.chunk.id, "text": self.text}
+
+
+@dataclass
+class _Ranked:
+    """Per-section best score and unit of one ranked list."""
+
+    scores: dict[SectionKey, float] = field(default_factory=dict)
+    units: dict[SectionKey, str] = field(default_factory=dict)
+
+    def offer(self, key: SectionKey, score: float, unit_id: str) -> None:
+        if key not in self.scores or score > self.scores[key]:
+            self.scores[key] = score
+            self.units[key] = unit_id
+
+    def ranks(self) -> dict[SectionKey, int]:
+        order = sorted(self.scores, key=lambda k: -self.scores[k])
+        return {k: i + 1 for i, k in enumerate(order)}
+
+
+class Retriever:
+    """Section-level retriever over an opened :class:`Index`."""
+
+    def __init__(self, index: Index, settings: Settings | None = None):
+        self.index = index
+        self.settings = settings or index.settings
+        self.embedder = get_embedder(self.settings.embedder,
+                                     embed_batch_size=self.settings.embed_batch_size)
+        self._chunk_pos = {c.id: i for i, c in enumerate(index.chunks)}
+        self._chunk_chapter = np.array([c.chapter for c in index.chunks])
+        # sentence id -> chunk ids containing it (for picking the chunk to show)
+        self._by_section: dict[SectionKey, list[Chunk]] = {}
+        for c in index.chunks:
+            self._by_section.setdefault(c.key, []).append(c)
+        self.last_timing: dict[str, float] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Retriever":
+        return cls(Index(settings), settings)
+
+    # ------------------------------------------------------------ public API
+
+    def search(self, question: str, k: int | None = None, mode: str | None = None,
+               chapter: int | None = None, doc_id: str | None = None) -> list[Hit]:
+        """Top-k sections for a question, each as its best chunk.
+
+        Args:
+            question: the question in natural language.
+            k: number of sections (default: settings.top_k).
+            mode: hybrid, dense or bm25 (default: settings.mode).
+            chapter: only search this chapter (0 = preamble).
+            doc_id: only search this document.
+
+        Raises:
+            RetrievalError: empty question, unknown mode, chapter that does not exist.
+        """
+        if not isinstance(question, str) or not question.strip():
+            raise RetrievalError("问题为空：请输入要查询的问题")
+        mode = mode or self.settings.mode
+        if mode not in MODES:
+            raise RetrievalError(f"未知检索模式 {mode!r}；可用：{', '.join(MODES)}")
+        k = k or self.settings.top_k
+        if k < 1:
+            raise RetrievalError("k 必须为正整数")
+        if chapter is not None and chapter not in {s.chapter for s in self.index.sections}:
+            raise RetrievalError(f"第 {chapter} 章不存在")
+        question = question.strip()[: self.settings.max_question_chars]
+        return self._search(question, k, mode, chapter, doc_id)
+
+    # ------------------------------------------------------------ internals
+
+    def _where(self, chapter: int | None, doc_id: str | None):
+        from llama_index.core.vector_stores.types import MetadataFilter, MetadataFilters
+
+        filters = []
+        if chapter is not None:
+            filters.append(MetadataFilter(key="chapter", value=chapter))
+        if doc_id is not None:
+            filters.append(MetadataFilter(key="doc_id", value=doc_id))
+        return MetadataFilters(filters=filters) if filters else None
+
+    def _dense(self, store, qvec: list[float], n: int, chapter, doc_id) -> _Ranked:
+        from llama_index.core.vector_stores.types import VectorStoreQuery
+
+        ranked = _Ranked()
+        n = min(n, store._collection.count())
+        if n == 0:
+            return ranked
+        res = store.query(VectorStoreQuery(query_embedding=qvec, similarity_top_k=n,
+                                           filters=self._where(chapter, doc_id)))
+        for uid, sim in zip(res.ids or [], res.similarities or []):
+            unit = self.index.units.get(uid)
+            if unit is not None:
+                # ChromaVectorStore reports exp(-distance); cosine space: distance = 1 - cos
+                ranked.offer(unit.key, 1.0 + math.log(max(sim, 1e-12)), uid)
+        return ranked
+
+    def _bm25(self, question: str, chapter, doc_id) -> _Ranked:
+        ranked = _Ranked()
+        tokens = tokenize(question)
+        if not tokens:
+            return ranked
+        scores = self.index.bm25.get_scores(tokens)
+        if chapter is not None:
+            scores = np.where(self._chunk_chapter == chapter, scores, 0.0)
+        top = np.argsort(-scores)[:100]
+        for i in top:
+            if scores[i] <= 0:
+                break
+            c = self.index.chunks[i]
+            if doc_id is None or c.doc_id == doc_id:
+                ranked.offer(c.key, float(scores[i]), c.id)
+        return ranked
+
+    def _search(self, question: str, k: int, mode: str, chapter, doc_id) -> list[Hit]:
+        s = self.settings
+        t0 = time.perf_counter()
+        lists: list[tuple[float, _Ranked]] = []
+        sent = chunk = bm = _Ranked()
+        if mode in ("hybrid", "dense"):
+            qvec = self.embedder.get_query_embedding(question)
+            t1 = time.perf_counter()
+            sent = self._dense(self.index.sentence_store, qvec, 80, chapter, doc_id)
+            chunk = self._dense(self.index.chunk_store, qvec, 40, chapter, doc_id)
+            lists += [(s.weight_sentence, sent), (s.weight_chunk, chunk)]
+            self.last_timing["embed"] = t1 - t0
+        if mode in ("hybrid", "bm25"):
+            bm = self._bm25(question, chapter, doc_id)
+            lists.append((s.weight_bm25 if mode == "hybrid" else 1.0, bm))
+
+        fused: dict[SectionKey, float] = {}
+        for weight, ranked in lists:
+            for key, r in ranked.ranks().items():
+                fused[key] = fused.get(key, 0.0) + weight / (s.rrf_k + r)
+        order = sorted(fused, key=lambda key: -fused[key])[:k]
+
+        hits = []
+        for rank, key in enumerate(order, start=1):
+            dense = max(sent.scores.get(key, 0.0), chunk.scores.get(key, 0.0))
+            score = fused[key] if mode == "hybrid" else (
+                dense if mode == "dense" else bm.scores.get(key, 0.0))
+            sid = sent.units.get(key)
+            hits.append(Hit(chunk=self._pick_chunk(key, sid, chunk, bm), score=score, rank=rank,
+                            dense=dense, bm25=bm.scores.get(key, 0.0), sentence_id=sid))
+        self.last_timing["total"] = time.perf_counter() - t0
+        return hits
+
+    def _pick_chunk(self, key: SectionKey, sentence_id: str | None, chunk: _Ranked,
+                    bm: _Ranked) -> Chunk:
+        """The chunk to show for a section: the one holding its best sentence, else best scored."""
+        if sentence_id is not None:
+            sent = self.index.units[sentence_id]
+            for c in self._by_section.get(key, []):
+                if c.start <= sent.start and sent.end <= c.end:
+                    return c
+        for ranked in (chunk, bm):
+            if key in ranked.units:
+                return self.index.units[ranked.units[key]]
+        return self._by_section[key][0]

@@ -1,0 +1,311 @@
+"""Build, switch and open the index: Chroma vectors + a BM25 index + a manifest.
+
+Layout under ``data_dir``::
+
+    builds/<build-id>/manifest.json   how it was built (embedder, dim, chunker, corpus hash…)
+    builds/<build-id>/units.jsonl     every sentence and chunk (ids, spans, heading paths)
+    builds/<build-id>/sections.jsonl  every section's text, for display and quizzes
+    builds/<build-id>/bm25/           bm25s index over jieba tokens of the chunks
+    builds/<build-id>/chroma/         embedded Chroma (absent in server mode)
+    current -> builds/<build-id>      switched with an atomic rename when a build completes
+    embed-cache/<embedder>.npz        vectors by text hash; unchanged text is never re-embedded
+
+A killed build leaves a folder without manifest.json that the next build removes; ``current``
+keeps pointing at the last complete build. Chroma gets vectors always (never raw text: it
+would try to download its own ONNX model) and is reached through llama-index's
+ChromaVectorStore. With ``chroma_host`` set, an HttpClient is used instead.
+
+Not handled here: ranking and fusion (retrieval.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rag import __version__
+from rag.chunking import CHUNKER_VERSION, Chunk, chunk_corpus
+from rag.config import PROJECT_ROOT, Settings
+from rag.corpus import Corpus, Section, load_corpus
+from rag.embeddings import EmbeddingCache, embed_texts, embedder_slug, get_embedder
+from rag.errors import IndexError_, IndexMismatchError, RagError
+from rag.wordseg import tokenize
+
+SHIPPED_CACHE_DIR = PROJECT_ROOT / "corpus" / "cache"
+RECOVER = "请重新运行 `python -m rag ingest --rebuild`"
+
+
+@dataclass
+class Manifest:
+    """How an index was built; compared with settings when it is opened."""
+
+    embedder: str
+    dim: int
+    chunker_version: str
+    chunk_tokens: int
+    chunk_overlap: int
+    prefix_dense: bool
+    prefix_bm25: bool
+    corpus_hash: str
+    package_version: str
+    build_id: str
+    created: str
+    collection_prefix: str
+    chroma_host: str | None = None
+    counts: dict = field(default_factory=dict)
+    documents: list = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+
+    def build_key(self) -> dict:
+        """The fields that decide whether a rebuild is needed."""
+        return {k: getattr(self, k) for k in ("embedder", "chunker_version", "chunk_tokens",
+                                              "chunk_overlap", "prefix_dense", "prefix_bm25",
+                                              "corpus_hash", "package_version")}
+
+
+def _chroma_client(settings: Settings, path: Path | None):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_host:
+        return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port,
+                                   settings=chroma_settings)
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def _vector_store(client, name: str, create: bool):
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    if create:
+        coll = client.create_collection(name, metadata={"hnsw:space": "cosine"})
+    else:
+        coll = client.get_collection(name)
+    return ChromaVectorStore(chroma_collection=coll)
+
+
+def _nodes(units: list[Chunk], vectors: np.ndarray, prefix: bool):
+    from llama_index.core.schema import TextNode
+
+    return [TextNode(id_=u.id, text=u.index_text(prefix), embedding=v.tolist(),
+                     metadata={"doc_id": u.doc_id, "chapter": u.chapter, "section": u.section,
+                               "kind": u.kind},
+                     excluded_embed_metadata_keys=["doc_id", "chapter", "section", "kind"])
+            for u, v in zip(units, vectors)]
+
+
+def _write_jsonl(path: Path, rows) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _section_row(s: Section) -> dict:
+    d = asdict(s)
+    d["parts"] = [list(p) for p in s.parts]
+    return d
+
+
+def current_manifest(settings: Settings) -> Manifest | None:
+    """The manifest of the live index, or None if there is none (or it is unreadable)."""
+    path = settings.index_dir / "manifest.json"
+    try:
+        return Manifest(**json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def wanted_key(settings: Settings, corpus: Corpus) -> dict:
+    return {"embedder": settings.embedder, "chunker_version": CHUNKER_VERSION,
+            "chunk_tokens": settings.chunk_tokens, "chunk_overlap": settings.chunk_overlap,
+            "prefix_dense": settings.prefix_dense, "prefix_bm25": settings.prefix_bm25,
+            "corpus_hash": corpus.content_hash, "package_version": __version__}
+
+
+@dataclass
+class BuildReport:
+    """What an ingest did: timings per stage, counts, how much was embedded."""
+
+    build_id: str | None
+    skipped: bool
+    embedded: int
+    cached: int
+    timings: dict
+    counts: dict
+
+
+def _cleanup(data_dir: Path, keep: set[str]) -> None:
+    builds = data_dir / "builds"
+    if not builds.exists():
+        return
+    for d in builds.iterdir():
+        if d.name not in keep:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = True,
+                corpus: Corpus | None = None, on_stage=None) -> BuildReport:
+    """Parse, chunk, embed and index the corpus into a new build, then switch to it.
+
+    Args:
+        settings: where the corpus and data folder are and how to build.
+        rebuild: build even if the live index already matches the corpus and settings.
+        progress: show a progress bar while embedding.
+        corpus: an already-parsed corpus (the benchmark passes replicated documents).
+        on_stage: optional callback ``(stage_name, fraction)`` for UIs.
+
+    Raises:
+        CorpusError: the corpus cannot be parsed (the live index is untouched).
+        IndexError_: the data folder cannot be written.
+    """
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    stage = on_stage or (lambda name, frac: None)
+    stage("parse", 0.0)
+    corpus = corpus or load_corpus(settings.corpus_dir)
+    timings["parse"] = time.perf_counter() - t0
+
+    old = current_manifest(settings)
+    if old and not rebuild and old.build_key() == wanted_key(settings, corpus) \
+            and (old.chroma_host or None) == (settings.chroma_host or None):
+        return BuildReport(None, True, 0, 0, timings, old.counts)
+
+    t = time.perf_counter()
+    stage("chunk", 0.05)
+    sentences, chunks = chunk_corpus(corpus, tokens=settings.chunk_tokens,
+                                     overlap=settings.chunk_overlap)
+    timings["chunk"] = time.perf_counter() - t
+
+    data_dir = Path(settings.data_dir)
+    build_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+    build = data_dir / "builds" / build_id
+    try:
+        build.mkdir(parents=True, exist_ok=False)
+    except OSError as exc:
+        raise IndexError_(f"无法在数据目录 {data_dir} 中写入（{exc.strerror}）："
+                          "请检查权限或设置 RAG_DATA_DIR") from None
+    live = os.path.realpath(settings.index_dir) if settings.index_dir.exists() else None
+    _cleanup(data_dir, {build_id} | ({Path(live).name} if live else set()))
+
+    t = time.perf_counter()
+    stage("embed", 0.1)
+    model = get_embedder(settings.embedder, embed_batch_size=settings.embed_batch_size)
+    slug = embedder_slug(settings.embedder)
+    cache = EmbeddingCache(data_dir / "embed-cache" / f"{slug}.npz", settings.embedder,
+                           shipped=SHIPPED_CACHE_DIR / f"{slug}.npz")
+    cache.load_shipped(model)
+    texts = [u.index_text(settings.prefix_dense) for u in sentences + chunks]
+    vectors, embedded = embed_texts(model, texts, cache, progress=progress)
+    if cache.dirty:
+        cache.save()
+    timings["embed"] = time.perf_counter() - t
+    dim = int(vectors.shape[1])
+
+    t = time.perf_counter()
+    stage("chroma", 0.8)
+    prefix = f"rag_{build_id.replace('-', '_')}"
+    client = _chroma_client(settings, build / "chroma")
+    n_s = len(sentences)
+    _vector_store(client, prefix + "_s", True).add(
+        _nodes(sentences, vectors[:n_s], settings.prefix_dense))
+    _vector_store(client, prefix + "_c", True).add(
+        _nodes(chunks, vectors[n_s:], settings.prefix_dense))
+    timings["chroma"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    stage("bm25", 0.9)
+    import bm25s
+
+    bm25 = bm25s.BM25()
+    bm25.index([tokenize(c.index_text(settings.prefix_bm25)) for c in chunks],
+               show_progress=False)
+    bm25.save(str(build / "bm25"))
+    timings["bm25"] = time.perf_counter() - t
+
+    _write_jsonl(build / "units.jsonl", (asdict(u) for u in sentences + chunks))
+    _write_jsonl(build / "sections.jsonl", (_section_row(s) for s in corpus.sections))
+    counts = {"documents": len(corpus.documents), "sections": len(corpus.sections),
+              "sentences": len(sentences), "chunks": len(chunks)}
+    timings["total"] = time.perf_counter() - t0
+    manifest = Manifest(
+        **wanted_key(settings, corpus), dim=dim, build_id=build_id,
+        created=time.strftime("%Y-%m-%dT%H:%M:%S"), collection_prefix=prefix,
+        chroma_host=settings.chroma_host, counts=counts, timings=timings,
+        documents=[{"id": d.id, "title": d.info.title, "issuer": d.info.issuer,
+                    "number": d.info.number, "date_published": d.info.date_published}
+                   for d in corpus.documents])
+    tmp = build / "manifest.json.tmp"
+    tmp.write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(tmp, build / "manifest.json")  # the build is complete only from here on
+
+    # atomic switch: a new symlink renamed over the old one
+    link_tmp = data_dir / f".current-{build_id}"
+    os.symlink(Path("builds") / build_id, link_tmp)
+    os.replace(link_tmp, settings.index_dir)
+    stage("done", 1.0)
+    old_prefix = old.collection_prefix if old and old.chroma_host else None
+    if old_prefix and settings.chroma_host:
+        for suffix in ("_s", "_c"):
+            try:
+                client.delete_collection(old_prefix + suffix)
+            except Exception:  # an old collection already gone is fine
+                pass
+    _cleanup(data_dir, {build_id})
+    return BuildReport(build_id, False, embedded, len(texts) - embedded, timings, counts)
+
+
+class Index:
+    """An opened, read-only index: units, sections, BM25 and the two Chroma collections."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        root = settings.index_dir
+        if not root.exists():
+            raise IndexError_("还没有索引：请先运行 `python -m rag ingest`")
+        manifest = current_manifest(settings)
+        if manifest is None:
+            raise IndexError_(f"索引清单 manifest.json 缺失或损坏：{RECOVER}")
+        if manifest.embedder != settings.embedder:
+            raise IndexMismatchError(
+                f"索引由 {manifest.embedder} 构建，当前配置为 {settings.embedder}：{RECOVER}")
+        self.manifest = manifest
+        try:
+            self.units: dict[str, Chunk] = {
+                r["id"]: Chunk(**r) for r in _read_jsonl(root / "units.jsonl")}
+            self.sections: list[Section] = [
+                Section(**{**r, "parts": tuple(tuple(p) for p in r["parts"])})
+                for r in _read_jsonl(root / "sections.jsonl")]
+            import bm25s
+
+            self.bm25 = bm25s.BM25.load(str(root / "bm25"))
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            raise IndexError_(f"索引文件缺失或损坏（{type(exc).__name__}: {exc}）：{RECOVER}") from None
+        self.chunks: list[Chunk] = [u for u in self.units.values() if u.kind == "c"]
+        self._section_by_key = {(s.doc_id, s.chapter, s.section): s for s in self.sections}
+        try:
+            client = _chroma_client(settings, root / "chroma")
+            self.sentence_store = _vector_store(client, manifest.collection_prefix + "_s", False)
+            self.chunk_store = _vector_store(client, manifest.collection_prefix + "_c", False)
+            if self.sentence_store._collection.count() != manifest.counts.get("sentences"):
+                raise IndexError_("Chroma 中的向量数与清单不符")
+        except RagError as exc:
+            raise IndexError_(f"向量库不完整：{exc}；{RECOVER}") from None
+        except Exception as exc:  # chromadb raises many types for a damaged sqlite file
+            raise IndexError_(f"无法打开向量库（{type(exc).__name__}: {exc}）：{RECOVER}") from None
+
+    def section(self, doc_id: str, chapter: int, section: int) -> Section:
+        return self._section_by_key[(doc_id, chapter, section)]
+
+    def sections_of(self, doc_id: str | None = None) -> list[Section]:
+        return [s for s in self.sections if doc_id is None or s.doc_id == doc_id]

@@ -1,0 +1,40 @@
+"""Word segmentation for BM25: jieba's search-mode cut, punctuation and stop words dropped.
+
+Search mode also emits the shorter words inside long ones (高新技术企业 → 高新, 技术, 企业,
+高新技术企业), so a question that uses part of a compound still matches.
+
+Not handled here: the BM25 index itself (store.py builds it, retrieval.py queries it).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from functools import lru_cache
+
+# Function words and question words that carry no topic (kept short on purpose).
+STOPWORDS = frozenset("""
+的 了 和 与 及 或 是 在 等 对 为 把 被 将 要 也 都 就 并 而 其 之 以 于 从 到 向 由 这 那 个 有 中
+我 我们 你 您 他 它 该 此 各 上 下 里 吗 呢 吧 啊 么 什么 哪些 哪个 哪 多少 几 怎么 怎样 如何 为什么
+是否 有没有 请问 请 一下 关于 方面 问题 情况 规划 提到 提出 山西 山西省 我省 全省
+""".split())
+_PUNCT = re.compile(r"^[\W_]+$", re.UNICODE)
+
+
+@lru_cache(maxsize=1)
+def _jieba():
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    return jieba
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased jieba search-mode tokens without punctuation, spaces or stop words."""
+    out = []
+    for tok in _jieba().lcut_for_search(text):
+        tok = tok.strip().lower()
+        if tok and not _PUNCT.match(tok) and tok not in STOPWORDS:
+            out.append(tok)
+    return out
