@@ -97,6 +97,7 @@ def _write_docx(items: Sequence[QuizItem], path: Path) -> None:
     doc = Document()
     style = doc.styles["Normal"]
     style.font.size = Pt(11)
+    style.font.name = "SimSun"  # creates the rFonts element the eastAsia attribute goes on
     # East Asian text needs the eastAsia font attribute or Word falls back to a Latin font.
     style.element.rPr.rFonts.set(qn("w:eastAsia"), "宋体")
     doc.add_heading(TITLE, level=1)
