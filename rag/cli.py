@@ -47,6 +47,11 @@ def _read_batch(path: str) -> list[dict]:
 def cmd_ingest(args, settings) -> int:
     from rag.store import build_index, current_manifest
 
+    if args.export_cache:
+        from rag.store import export_shipped_cache
+
+        print(f"已导出嵌入缓存：{export_shipped_cache(settings)}", file=sys.stderr)
+        return 0
     if args.if_missing and current_manifest(settings) is not None:
         print("索引已存在，跳过（用 --rebuild 强制重建）", file=sys.stderr)
         return 0
@@ -129,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--rebuild", action="store_true", help="即使语料和设置未变也重建")
     sp.add_argument("--if-missing", action="store_true", help="已有索引时什么也不做")
     sp.add_argument("--quiet", action="store_true", help="不显示进度条")
+    sp.add_argument("--export-cache", action="store_true",
+                    help="维护者用：把当前索引的向量导出为随语料发布的嵌入缓存 corpus/cache/")
     sp.set_defaults(func=cmd_ingest)
 
     sp = sub.add_parser("search", help="检索：列出最相关的章节及片段")
@@ -154,6 +161,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_ask)
 
     sp = sub.add_parser("eval", help="离线评测：检索与回答指标、基线对比、报告与图表")
+    sp.add_argument("--dataset", nargs="+", metavar="FILE",
+                    help="JSONL 金标数据集（默认 eval/datasets/dev.jsonl）")
+    sp.add_argument("--modes", default="bm25,dense,hybrid,naive",
+                    help="逗号分隔的检索模式：bm25,dense,hybrid,naive（默认全部）")
+    sp.add_argument("--k", default="1,3,5,10", help="hit@k / recall@k 的 k（默认 1,3,5,10）")
+    sp.add_argument("--answers", action="store_true", help="同时运行回答流程并评测引用与拒答")
+    sp.add_argument("--out", metavar="DIR", help="报告目录（默认 eval/reports/<数据集名>）")
+    sp.add_argument("--check", metavar="FILE", help="只校验数据集：逐行列出不合格的行")
+    sp.add_argument("--limit", type=int, default=None, help="只评测前 N 题")
+    sp.add_argument("--quiet", action="store_true", help="不显示进度条")
     sp.set_defaults(func=cmd_eval)
     sp = sub.add_parser("quiz", help="出题：填空、单选、判断，附答案与出处")
     sp.add_argument("--chapters", help="只从这些章出题，逗号分隔，如 2,3（0 = 通知及序言；默认全部）")

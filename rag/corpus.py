@@ -66,6 +66,10 @@ def int_to_cn(n: int) -> str:
     return ("" if tens == 1 else digits[tens]) + "十" + (digits[ones] if ones else "")
 
 
+def _cn(n: int) -> str:
+    return int_to_cn(n) if 0 < n < 100 else str(n)
+
+
 @dataclass(frozen=True)
 class DocumentInfo:
     """One entry of corpus.toml."""
@@ -289,7 +293,7 @@ def parse_document(info: DocumentInfo, text: str | None = None) -> Document:
         if kind == "章":
             if num != chapter + 1:
                 what = "重复" if num <= chapter else "顺序错乱（缺少前一章）"
-                raise CorpusError(f"章标题{what}：第{num}章「{title}」，上一章是第{chapter}章",
+                raise CorpusError(f"章标题{what}：第{_cn(num)}章「{title}」，上一章是第{_cn(chapter)}章",
                                   file=path, line=line)
             chapter, section = num, 0
         else:
@@ -297,7 +301,7 @@ def parse_document(info: DocumentInfo, text: str | None = None) -> Document:
                 raise CorpusError(f"节标题出现在第一章之前：「{title}」", file=path, line=line)
             if num != section + 1:
                 what = "重复" if num <= section else "顺序错乱（缺少前一节）"
-                raise CorpusError(f"第{chapter}章内节标题{what}：第{num}节「{title}」",
+                raise CorpusError(f"第{_cn(chapter)}章内节标题{what}：第{_cn(num)}节「{title}」",
                                   file=path, line=line)
             section = num
 

@@ -265,6 +265,30 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = T
     return BuildReport(build_id, False, embedded, len(texts) - embedded, timings, counts)
 
 
+def export_shipped_cache(settings: Settings) -> Path:
+    """Write the live index's vectors to corpus/cache/<embedder>.npz (+ a verification sample).
+
+    Only vectors of the current corpus's units are written, keyed by text hash; ingestion
+    trusts the file only after re-embedding the sample texts to the same vectors.
+    """
+    index_root = settings.index_dir
+    manifest = current_manifest(settings)
+    if manifest is None:
+        raise IndexError_("还没有索引：请先运行 `python -m rag ingest`")
+    slug = embedder_slug(manifest.embedder)
+    cache = EmbeddingCache(Path(settings.data_dir) / "embed-cache" / f"{slug}.npz",
+                           manifest.embedder)
+    units = [Chunk(**r) for r in _read_jsonl(index_root / "units.jsonl")]
+    texts = [u.index_text(manifest.prefix_dense) for u in units]
+    from rag.embeddings import text_key
+
+    out = SHIPPED_CACHE_DIR / f"{slug}.npz"
+    cache.save(out, keys=[text_key(t) for t in texts])
+    sample = [texts[i] for i in (0, len(texts) // 2, len(texts) - 1)]
+    out.with_suffix(".sample.txt").write_text("\n\x1e\n".join(sample), encoding="utf-8")
+    return out
+
+
 class Index:
     """An opened, read-only index: units, sections, BM25 and the two Chroma collections."""
 

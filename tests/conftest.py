@@ -1,0 +1,53 @@
+"""Shared fixtures: settings in tmp dirs, the tiny fixture plan, the real plan's index (built once)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+from rag.config import PROJECT_ROOT, load_settings  # noqa: E402
+
+DATA = Path(__file__).parent / "data"
+REAL_CORPUS = PROJECT_ROOT / "corpus"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch):
+    """No test reads the developer's RAG_* environment or rag.toml."""
+    for key in list(os.environ):
+        if key.startswith("RAG_"):
+            monkeypatch.delenv(key, raising=False)
+
+
+@pytest.fixture
+def tiny_corpus(tmp_path) -> Path:
+    """A copy of the hand-written tiny plan (2 chapters, a TOC, a preamble) in tmp_path."""
+    dst = tmp_path / "corpus"
+    shutil.copytree(DATA / "tiny_corpus", dst)
+    return dst
+
+
+@pytest.fixture(scope="session")
+def real_index_settings(tmp_path_factory):
+    """Settings whose data_dir holds an index of the real plan, built once per session."""
+    from rag.store import build_index
+
+    data_dir = tmp_path_factory.mktemp("real-index")
+    settings = load_settings(corpus_dir=REAL_CORPUS, data_dir=data_dir)
+    build_index(settings, progress=False)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def real_retriever(real_index_settings):
+    """A Retriever over the real plan (loaded once)."""
+    from rag.retrieval import Retriever
+
+    return Retriever.from_settings(real_index_settings)
