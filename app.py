@@ -50,7 +50,8 @@ CSS = """
 .sources {margin-top: .6em; border-top: 1px solid var(--border-color-primary); padding-top: .4em; font-size: .93em;}
 .sources details {margin: .25em 0;} .sources summary {cursor: pointer; font-weight: 600;}
 .section-text {max-height: 22em; overflow-y: auto; padding: .5em .8em; margin-top: .3em; line-height: 1.7;
-  background: var(--background-fill-secondary); border-radius: 6px; white-space: normal;}
+  background: var(--background-fill-secondary); border-left: 3px solid var(--color-accent);
+  border-radius: 4px; white-space: normal;}
 .section-text mark {background: #fde68a; color: #111; padding: 0 1px; border-radius: 2px;}
 .notice {color: #b45309;} .answerer-line {font-size: .9em; color: var(--body-text-color-subdued);}
 .quiz-item {margin: .8em 0; padding: .6em .9em; border: 1px solid var(--border-color-primary); border-radius: 8px;}
@@ -378,7 +379,8 @@ class App:
         """Chapter picked: list its sections and select the first."""
         ch = parse_chapter(chapter)
         secs = self._sections(ch) if ch is not None else []
-        choices = [(s.label if s.section else "章首（本章导语）", f"{s.chapter}.{s.section}")
+        choices = [(s.label if s.section or not s.chapter else "章首（本章导语）",
+                    f"{s.chapter}.{s.section}")
                    for s in secs]
         first = choices[0][1] if choices else None
         return gr.update(choices=choices, value=first), self.browse_section(first)
@@ -484,19 +486,21 @@ def build_app(settings: Settings, backend: Backend | None = None) -> tuple[gr.Bl
         quiz_items = gr.State([])
 
         with gr.Tab("问答", id="chat"):
-            with gr.Row():
-                chapter = gr.Dropdown([("全部章节", ALL)], value=ALL, label="章节范围",
-                                      scale=3, interactive=True)
-                clear = gr.Button("新对话", scale=1, size="sm")
-            chatbot = gr.Chatbot(label="问答", height=520, elem_id="chatbot",
-                                 placeholder="请输入关于山西“十四五”规划的问题，答案附原文出处。",
-                                 feedback_options=None, buttons=["copy"])
-            with gr.Row():
-                msg = gr.Textbox(placeholder="例如：到2025年高新技术企业要达到多少家？", show_label=False,
-                                 scale=8, max_lines=4, submit_btn="提问", elem_id="question")
-            gr.Markdown("**示例问题**（点击直接提问；“那2035年呢？”为追问）")
-            with gr.Row():
-                examples = [gr.Button(q, size="sm", variant="secondary") for q in EXAMPLES]
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=4):
+                    chatbot = gr.Chatbot(label="问答", height=560, elem_id="chatbot",
+                                         placeholder="请输入关于山西“十四五”规划的问题，"
+                                                     "答案逐句附原文出处。",
+                                         feedback_options=None, buttons=["copy"])
+                    msg = gr.Textbox(placeholder="例如：到2025年高新技术企业要达到多少家？",
+                                     show_label=False, max_lines=4, submit_btn="提问",
+                                     elem_id="question")
+                with gr.Column(scale=1, min_width=240):
+                    chapter = gr.Dropdown([("全部章节", ALL)], value=ALL, label="章节范围",
+                                          interactive=True)
+                    gr.Markdown("**示例问题**（点击即问；“那2035年呢？”是追问）")
+                    examples = [gr.Button(q, size="sm", variant="secondary") for q in EXAMPLES]
+                    clear = gr.Button("新对话", size="sm", variant="stop")
 
             chat_io = dict(fn=app.chat, inputs=[msg, chapter, session],
                            outputs=[chatbot, session, msg])
@@ -505,6 +509,7 @@ def build_app(settings: Settings, backend: Backend | None = None) -> tuple[gr.Bl
                 b.click(lambda q=b.value: q, outputs=msg, api_visibility="private").then(
                     **chat_io, api_visibility="private")
             clear.click(app.new_chat, outputs=[chatbot, session], api_name="new_chat")
+            chatbot.clear(app.new_chat, outputs=[chatbot, session], api_visibility="private")
 
         with gr.Tab("浏览规划", id="browse"):
             with gr.Row():
@@ -520,7 +525,7 @@ def build_app(settings: Settings, backend: Backend | None = None) -> tuple[gr.Bl
         with gr.Tab("出题", id="quiz"):
             with gr.Row():
                 with gr.Column(scale=2):
-                    q_chapters = gr.CheckboxGroup([], label="章（不选 = 全部）")
+                    q_chapters = gr.Dropdown([], multiselect=True, label="章（不选 = 全部）")
                     q_sections = gr.Dropdown([], multiselect=True, label="节（可选，进一步限定）")
                     q_n = gr.Slider(1, 50, value=10, step=1, label="题数")
                     q_types = gr.CheckboxGroup(QUIZ_TYPES, value=[v for _, v in QUIZ_TYPES],
@@ -615,6 +620,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # gradio polls itself at startup
     try:
         settings = load_settings(app_host=args.host, app_port=args.port, answerer=args.answerer,
                                  data_dir=args.data_dir)
