@@ -155,7 +155,8 @@ def _cleanup(data_dir: Path, keep: set[str]) -> None:
 
 
 def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = True,
-                corpus: Corpus | None = None, on_stage=None) -> BuildReport:
+                corpus: Corpus | None = None, on_stage=None,
+                use_shipped_cache: bool = True) -> BuildReport:
     """Parse, chunk, embed and index the corpus into a new build, then switch to it.
 
     Args:
@@ -164,6 +165,8 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = T
         progress: show a progress bar while embedding.
         corpus: an already-parsed corpus (the benchmark passes replicated documents).
         on_stage: optional callback ``(stage_name, fraction)`` for UIs.
+        use_shipped_cache: merge the verified vectors shipped in corpus/cache/ (the benchmark
+            turns this off to report an honest cold ingest without them).
 
     Raises:
         CorpusError: the corpus cannot be parsed (the live index is untouched).
@@ -204,7 +207,8 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = T
     slug = embedder_slug(settings.embedder)
     cache = EmbeddingCache(data_dir / "embed-cache" / f"{slug}.npz", settings.embedder,
                            shipped=SHIPPED_CACHE_DIR / f"{slug}.npz")
-    cache.load_shipped(model)
+    if use_shipped_cache:
+        cache.load_shipped(model)
     texts = [u.index_text(settings.prefix_dense) for u in sentences + chunks]
     vectors, embedded = embed_texts(model, texts, cache, progress=progress)
     if cache.dirty:
