@@ -115,10 +115,11 @@ class Backend:
     def status(self) -> str:
         """One Markdown line: build progress, the error, or what is loaded."""
         if not self.ready:
-            return (f"⏳ 首次启动，正在准备索引：{STAGES.get(self.stage, self.stage)}"
+            what = "正在加载" if self.stage in ("load", "warmup") else "首次启动，正在建立索引"
+            return (f"【准备中】{what}：{STAGES.get(self.stage, self.stage)}"
                     f"（{self.fraction:.0%}）……完成后即可提问。")
         if self.error:
-            return f"⚠️ {html.escape(self.error)}"
+            return f"⚠ {html.escape(self.error)}"
         m = self.index.manifest
         return (f"<span class='answerer-line'>回答方式：**{html.escape(self.display_name)}**"
                 f" · 索引 {m.counts.get('sections', '?')} 节 · 构建于 {html.escape(m.created)}</span>")
@@ -254,7 +255,7 @@ def render_answer(answer, index) -> str:
     """An Answer as chat Markdown: notice, escaped text, then the sources or 可能相关 panel."""
     out = []
     if answer.notice:
-        out.append(f"<span class='notice'>⚠️ {esc(answer.notice)}</span>")
+        out.append(f"<span class='notice'>⚠ {esc(answer.notice)}</span>")
     out.append(esc(answer.text))
     panel = related_html(answer, index) if answer.refused else sources_html(answer, index)
     if panel:
@@ -306,16 +307,16 @@ class App:
         except gr.Error:
             raise
         except RagError as exc:
-            display[-1] = {"role": "assistant", "content": f"⚠️ {esc(exc)}"}
+            display[-1] = {"role": "assistant", "content": f"⚠ {esc(exc)}"}
             yield display, session, ""
             return
         except Exception as exc:  # never a traceback in the chat
             log.exception("chat failed (%s)", type(exc).__name__)
-            display[-1] = {"role": "assistant", "content": "⚠️ 处理问题时出错，请稍后重试或换个问法。"}
+            display[-1] = {"role": "assistant", "content": "⚠ 处理问题时出错，请稍后重试或换个问法。"}
             yield display, session, ""
             return
         if answer is None:
-            display[-1] = {"role": "assistant", "content": "⚠️ 没有得到回答，请重试。"}
+            display[-1] = {"role": "assistant", "content": "⚠ 没有得到回答，请重试。"}
             yield display, session, ""
             return
         self._log("chat", question, t0, refused=answer.refused, citations=len(answer.citations))
