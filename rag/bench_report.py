@@ -1,0 +1,246 @@
+"""Benchmark reports: each figure next to its target, as results.json, results.md and scale.png.
+
+Input is the dict built by :func:`rag.bench.run_bench`; a figure that was not measured (a
+smoke run, a step that failed) is shown as "—" and counts as neither met nor not met.
+
+Not handled here: measuring anything (bench.py).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+MODES = ("bm25", "dense", "hybrid")
+STAGES = ("parse", "chunk", "embed", "chroma", "bm25", "total")
+
+
+def _get(d, *path):
+    """d[path0][path1]… or None when any step is missing."""
+    for p in path:
+        if not isinstance(d, dict) or p not in d:
+            return None
+        d = d[p]
+    return d
+
+
+def _row(name: str, value, unit: str, limit: float | None, op: str = "≤") -> dict:
+    met = None if value is None or limit is None else (
+        value <= limit if op == "≤" else value < limit)
+    return {"name": name, "value": value, "unit": unit, "target": limit, "op": op, "met": met}
+
+
+def targets(res: dict) -> list[dict]:
+    """Every targeted figure with its limit and whether it is met (None: not measured)."""
+    one = str(min(int(k) for k in res["scales"]))
+    s1 = res["scales"][one]
+    rows = [
+        _row("冷启动摄取（含随附嵌入缓存）", _get(s1, "ingest", "timings", "total"), "s", 30.0),
+        _row("冷启动摄取（不用随附缓存）", _get(res, "uncached_ingest", "timings", "total"), "s", 30.0),
+        _row("热重复摄取（进程内 build_index）", _get(s1, "ingest", "warm_s"), "s", 3.0),
+        _row("热重复摄取（`python -m rag ingest` 整个进程）", _get(res, "warm_cli", "wall_s"), "s", 3.0),
+    ]
+    for mode in MODES:
+        rows.append(_row(f"检索 p50（{mode}）", _get(s1, "query", "retrieval", mode, "p50_ms"), "ms", 50.0))
+        rows.append(_row(f"检索 p95（{mode}）", _get(s1, "query", "retrieval", mode, "p95_ms"), "ms", 100.0))
+    rows.append(_row("抽取式回答 p95", _get(s1, "query", "answer", "p95_ms"), "ms", 250.0))
+    rows.append(_row("服务进程峰值 RSS（VmHWM）", _get(res, "serving", "VmHWM"), "MB", 1536.0))
+    g = res.get("growth", {})
+    for q in ("p50", "p95"):
+        rows.append(_row(f"hybrid 检索 {q} 随规模增长（log-log 斜率）",
+                         _get(g, f"hybrid_{q}_ms", "slope"), "", 1.0, "<"))
+    level = next((lv for lv in _get(res, "serving", "levels") or [] if lv["clients"] == 16), None)
+    rows.append({"name": "16 个并发客户端无错误", "unit": "",
+                 "value": None if level is None else f"{level['ok']}/{level['requests']} 成功，{level['errors']} 个错误",
+                 "target": "0 个错误", "op": "", "met": None if level is None else
+                 (level["errors"] == 0 and level["ok"] == level["requests"])})
+    return rows
+
+
+def _fmt(v, nd: int = 1) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:.{nd}f}"
+    return str(v)
+
+
+def _mark(met) -> str:
+    return "—（未测）" if met is None else ("✅ 达标" if met else "❌ 未达标")
+
+
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(_fmt(c, 2) if isinstance(c, float) else _fmt(c) for c in r) + " |"
+            for r in rows]
+    return out + [""]
+
+
+def render_md(res: dict) -> str:
+    """The Markdown report (Chinese headings; numbers as measured)."""
+    m, st = res["machine"], res["settings"]
+    scales = sorted(int(k) for k in res["scales"])
+    lines = ["# 规划问答基准测试", "",
+             f"- 时间 {res['created']}；CPU {m['cpus']} 核；负载（1/5/15 分钟）开始 "
+             f"{', '.join(f'{x:.1f}' for x in m['loadavg_start'])}，结束 "
+             f"{', '.join(f'{x:.1f}' for x in m.get('loadavg_end', []))}"
+             "（负载高于核数说明机器被其他进程共享，绝对耗时偏高）。",
+             f"- 嵌入模型 {st['embedder']}；问题 {st['queries']} 个（eval/datasets/dev.jsonl 前若干题）；"
+             f"规模 ×{', ×'.join(map(str, scales))}；并发 {st['clients'] or '未测'}（每客户端 {st['per_client']} 题）"
+             + ("；**冒烟测试**（规模与题量很小，数字仅供检查工具）" if res.get("smoke") else "") + "。",
+             "", "## 目标对照", ""]
+    lines += _table(["指标", "测得", "目标", "结论"],
+                    [[t["name"], f"{_fmt(t['value'], 3 if t['unit'] == '' else 1)} {t['unit']}".strip(),
+                      f"{t['op']} {t['target']} {t['unit']}".strip(), _mark(t["met"])]
+                     for t in res["targets"]])
+
+    lines += ["## 摄取（分阶段，秒）", ""]
+    rows = []
+    for n in scales:
+        ing = res["scales"][str(n)]["ingest"]
+        rows.append([f"×{n}（含缓存）", *[ing["timings"].get(k) for k in STAGES],
+                     f"{ing['embedded']}/{ing['cached']}", ing["index_bytes"]["total"] / 2**20,
+                     ing["peak_rss_mb"], ing["warm_s"]])
+    unc = res.get("uncached_ingest")
+    if unc:
+        rows.append(["×1（不用随附缓存）", *[unc["timings"].get(k) for k in STAGES],
+                     f"{unc['embedded']}/{unc['cached']}", unc["index_bytes"]["total"] / 2**20,
+                     unc["peak_rss_mb"], unc["warm_s"]])
+    lines += _table(["规模", *STAGES, "新嵌入/缓存命中", "索引 MB", "峰值 RSS MB", "热重复 s"], rows)
+    cli = res.get("warm_cli")
+    if cli:
+        lines += [f"`python -m rag ingest` 热重复（整个进程，含导入）：{cli['wall_s']:.2f} s，"
+                  f"退出码 {cli['returncode']}，{'已跳过（语料未变）' if cli['skipped'] else '未跳过！'}。", ""]
+
+    lines += ["## 检索延迟（毫秒，预热后）", ""]
+    lines += _table(["规模", "模式", "n", "p50", "p95", "p99", "平均"],
+                    [[f"×{n}", mode, *[_get(res["scales"][str(n)], "query", "retrieval", mode, k)
+                                       for k in ("n", "p50_ms", "p95_ms", "p99_ms", "mean_ms")]]
+                     for n in scales for mode in MODES])
+    lines += ["### hybrid 耗时分解（毫秒，逐步单独计时）", ""]
+    prow = []
+    for n in scales:
+        prof = _get(res["scales"][str(n)], "query", "hybrid_profile") or {}
+        if "error" in prof:
+            lines += [f"×{n}：分解失败（{prof['error']}）", ""]
+            continue
+        prow += [[f"×{n}", part, v.get("p50_ms"), v.get("p95_ms"), v.get("mean_ms")]
+                 for part, v in prof.items()]
+    lines += _table(["规模", "步骤", "p50", "p95", "平均"], prow)
+
+    ans = _get(res["scales"][str(scales[0])], "query", "answer")
+    lines += ["## 抽取式回答延迟", ""]
+    if not ans:
+        lines += ["未测。", ""]
+    elif "error" in ans:
+        lines += [f"未测：{ans['error']}", ""]
+    else:
+        lines += [f"n={ans['n']}：p50 {ans['p50_ms']} ms，p95 {ans['p95_ms']} ms，p99 {ans['p99_ms']} ms；"
+                  f"拒答 {ans['refused']} 题（{ans['answerer']}）。", ""]
+
+    lines += _naive_md(res, scales[0])
+    lines += _serving_md(res.get("serving"))
+    lines += _growth_md(res)
+    if res.get("notes"):
+        lines += ["## 备注", "", *[f"- {n}" for n in res["notes"]], ""]
+    return "\n".join(lines)
+
+
+def _naive_md(res: dict, one: int) -> list[str]:
+    ni = res.get("naive_ingest")
+    if not ni:
+        return ["## 朴素基线", "", "未测。", ""]
+    s1 = res["scales"][str(one)]
+    ours, unc = s1["ingest"]["timings"]["total"], _get(res, "uncached_ingest", "timings", "total")
+    nq, hq = _get(s1, "query", "naive_query"), _get(s1, "query", "retrieval", "hybrid")
+    out = ["## 朴素基线（LlamaIndex 默认：SentenceSplitter 1024/200，同一嵌入模型）", "",
+           f"- 冷启动构建 {ni['total_s']:.1f} s（{ni['nodes']} 个节点，新嵌入 {ni['embedded']}；没有随附缓存）。",
+           f"- 本系统冷启动 / 朴素基线：含随附缓存 {ours / ni['total_s']:.2f}×"
+           + (f"，不用随附缓存 {unc / ni['total_s']:.2f}×" if unc else "") + "。"]
+    if nq and hq and nq.get("p50_ms"):
+        out.append(f"- 查询：朴素 p50 {nq['p50_ms']} ms / p95 {nq['p95_ms']} ms；hybrid / 朴素 = "
+                   f"p50 {hq['p50_ms'] / nq['p50_ms']:.2f}×，p95 {hq['p95_ms'] / nq['p95_ms']:.2f}×。")
+    return out + [""]
+
+
+def _serving_md(sv: dict | None) -> list[str]:
+    out = ["## 并发（经运行中的 app.py 的 /ask 接口，gradio_client）", ""]
+    if not sv:
+        return out + ["未测。", ""]
+    if "error" in sv:
+        return out + [f"失败：{sv['error']}", ""]
+    out += [f"启动到监听 {sv['listen_s']} s，到第一个回答 {sv['first_answer_s']} s；"
+            f"服务进程 VmHWM {sv.get('VmHWM', '—')} MB，VmRSS {sv.get('VmRSS', '—')} MB。", ""]
+    out += _table(["客户端", "请求", "成功", "错误", "吞吐 q/s", "p50 ms", "p95 ms", "错误示例"],
+                  [[lv["clients"], lv["requests"], lv["ok"], lv["errors"], lv["throughput_qps"],
+                    lv.get("p50_ms"), lv.get("p95_ms"), "; ".join(lv["error_samples"]) or "—"]
+                   for lv in sv["levels"]])
+    return out
+
+
+def _growth_md(res: dict) -> list[str]:
+    g = res["growth"]
+    out = ["## 规模增长（语料复制为不同文档）", "",
+           "斜率为 log(成本) 对 log(规模) 的线性拟合：1 = 线性，< 1 = 次线性。复制的文本与原文相同，"
+           "嵌入缓存全部命中，所以嵌入阶段几乎不随规模增长；Chroma 写入与 BM25 的增长才是真实的。", ""]
+    out += _table(["成本", *[f"×{n}" for n in g["scales"]], "斜率"],
+                  [[name, *v["values"], v["slope"]] for name, v in g.items() if name != "scales"])
+    return out
+
+
+def plot(res: dict, path: Path) -> Path | None:
+    """scale.png: ingest stages, index size and query latency against the scale (log-log)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    try:
+        from rag.eval_report import cjk_font
+        font = cjk_font()
+    except ImportError:
+        font = None
+    if font:
+        plt.rcParams["font.sans-serif"] = [font, *plt.rcParams["font.sans-serif"]]
+        plt.rcParams["axes.unicode_minus"] = False
+    zh = font is not None
+    g = res["growth"]
+    xs = g["scales"]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    panels = [
+        ("摄取耗时 (s)" if zh else "ingest (s)",
+         ["ingest_total_s", "ingest_embed_s", "ingest_chroma_s", "ingest_bm25_s", "ingest_chunk_s"]),
+        ("索引大小 / 摄取峰值 RSS (MB)" if zh else "index size / ingest RSS (MB)",
+         ["index_mb", "ingest_rss_mb"]),
+        ("检索延迟 (ms)" if zh else "retrieval latency (ms)",
+         [f"{m}_{q}_ms" for m in MODES for q in ("p50", "p95")]),
+    ]
+    for ax, (title, keys) in zip(axes, panels):
+        for k in keys:
+            ys = g[k]["values"]
+            if any(y for y in ys):
+                slope = g[k]["slope"]
+                ax.plot(xs, [y if y and y > 0 else float("nan") for y in ys], marker="o",
+                        label=f"{k} (slope {slope})" if slope is not None else k)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks(xs, [f"×{x}" for x in xs])
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_reports(res: dict, out_dir: Path) -> dict[str, Path]:
+    """Write results.json, results.md and scale.png into ``out_dir``; returns their paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out_dir / "results.json", "md": out_dir / "results.md",
+             "png": out_dir / "scale.png"}
+    paths["json"].write_text(json.dumps(res, ensure_ascii=False, indent=2), encoding="utf-8")
+    paths["md"].write_text(render_md(res), encoding="utf-8")
+    plot(res, paths["png"])
+    return paths
