@@ -184,6 +184,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", help="输出文件；md/json 不指定时打印到标准输出")
     sp.set_defaults(func=cmd_quiz)
     sp = sub.add_parser("bench", help="基准测试：摄取与查询开销、内存、并发与规模")
+    sp.add_argument("--scale", help="语料复制倍数，逗号分隔（默认 1,4,16；--smoke 时为 1）")
+    sp.add_argument("--queries", type=int, default=None,
+                    help="用 dev 问题集的前 N 题计时（默认全部；--smoke 时 5；0 = 全部）")
+    sp.add_argument("--questions", metavar="FILE.jsonl", help="问题集（默认 eval/datasets/dev.jsonl）")
+    sp.add_argument("--clients", help="并发客户端数，逗号分隔（默认 1,4,16；--smoke 时 1,2；0 = 不测并发）")
+    sp.add_argument("--per-client", type=int, default=4, help="每个客户端提问次数（默认 4）")
+    sp.add_argument("--out", metavar="DIR", help="报告目录（默认 eval/reports/bench）")
+    sp.add_argument("--work", metavar="DIR",
+                    help="索引工作目录（须为空或不存在，运行后保留；默认临时目录，运行后删除）")
+    sp.add_argument("--uncached", action=argparse.BooleanOptionalAction, default=None,
+                    help="另测不用随附嵌入缓存的冷启动摄取（真实规划约需数分钟；默认开，--smoke 时关）")
+    sp.add_argument("--no-naive", action="store_true", help="不测朴素基线")
+    sp.add_argument("--smoke", action="store_true", help="冒烟测试：×1、5 题、1–2 个客户端")
+    sp.add_argument("--quiet", action="store_true", help="不输出进度")
     sp.set_defaults(func=cmd_bench)
     return p
 
