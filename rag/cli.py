@@ -16,7 +16,12 @@ from rag.errors import RagError
 
 
 def _print_json(obj) -> None:
-    print(json.dumps(obj, ensure_ascii=False))
+    text = json.dumps(obj, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # an unpaired surrogate echoed from input: \u-escape everything
+        text = json.dumps(obj)
+    print(text)
 
 
 def _read_batch(path: str) -> list[dict]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import time
+import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +32,23 @@ from rag.wordseg import tokenize
 
 MODES = ("hybrid", "dense", "bm25")
 SectionKey = tuple[str, int, int]  # (doc_id, chapter, section)
+
+
+def clean_question(text: str, max_chars: int) -> tuple[str, bool]:
+    """The question as the pipeline uses it, and whether it was cut to ``max_chars``.
+
+    Control and format characters (NUL, escape sequences, zero-width and bidi marks) and
+    unpaired surrogates are dropped: they carry no meaning and the embedder's tokenizer cannot
+    encode surrogates. Runs of whitespace become one space.
+    """
+    if not isinstance(text, str):
+        return "", False
+    cut = len(text) > max_chars * 4
+    text = text[: max_chars * 4]  # bound the work for 100,000-character pastes
+    kept = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cf", "Cs")
+                   or ch in "\t\n")
+    kept = " ".join(kept.split())
+    return kept[:max_chars], cut or len(kept) > max_chars
 
 
 @dataclass(frozen=True)
@@ -140,8 +158,9 @@ class Retriever:
         Raises:
             RetrievalError: empty question, unknown mode, chapter that does not exist.
         """
-        if not isinstance(question, str) or not question.strip():
-            raise RetrievalError("问题为空：请输入要查询的问题")
+        question, _ = clean_question(question, self.settings.max_question_chars)
+        if not question:
+            raise RetrievalError("问题为空（或只含空白、不可见字符）：请输入要查询的问题")
         mode = mode or self.settings.mode
         if mode not in MODES:
             raise RetrievalError(f"未知检索模式 {mode!r}；可用：{', '.join(MODES)}")
@@ -150,7 +169,6 @@ class Retriever:
             raise RetrievalError("k 必须为正整数")
         if chapter is not None and chapter not in {s.chapter for s in self.index.sections}:
             raise RetrievalError(f"第 {chapter} 章不存在")
-        question = question.strip()[: self.settings.max_question_chars]
         return self._search(question, k, mode, chapter, doc_id)
 
     # ------------------------------------------------------------ internals
