@@ -43,7 +43,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return out
 
 
-def _chapter_name(ch: str, titles: dict) -> str:
+def _chapter_name(ch: str) -> str:
     return "序言" if ch == "0" else f"第{int_to_cn(int(ch))}章"
 
 
@@ -63,7 +63,8 @@ def render_markdown(results: dict) -> str:
              "章级指标先按排名去重章再计算。"]
     if results.get("naive"):
         n = results["naive"]
-        lines.append(f"- naive 基线：LlamaIndex SentenceSplitter({n['chunk_size']}/{n['chunk_overlap']})"
+        lines.append(f"- naive 基线：LlamaIndex SentenceSplitter"
+                     f"({n['chunk_size']}/{n['chunk_overlap']})"
                      f" 切原文为 {n['nodes']} 个节点，无标题元数据，同一嵌入模型，余弦 top-10，"
                      "按字符重叠映射回章节。")
     for level, name in (("section", "节级（section）"), ("chapter", "章级（chapter）")):
@@ -94,7 +95,8 @@ def render_markdown(results: dict) -> str:
     titles = results.get("chapter_titles", {})
     chapters = sorted(ret[modes[0]]["section"]["by_chapter"], key=int)
     lines += _table(["章", "标题", "n"] + modes, [
-        [_chapter_name(c, titles), titles.get(c, ""), str(ret[modes[0]]["section"]["by_chapter"][c]["n"])]
+        [_chapter_name(c), titles.get(c, ""),
+         str(ret[modes[0]]["section"]["by_chapter"][c]["n"])]
         + [f"{_f(ret[m]['section']['by_chapter'][c][BREAKDOWN])} "
            f"({_f(ret[m]['chapter']['by_chapter'][c][BREAKDOWN])})" for m in modes]
         for c in chapters])
@@ -124,7 +126,8 @@ def render_markdown(results: dict) -> str:
             ["关键数字命中 key numbers", _f(a["key_number_match"]),
              f"参考答案含数字的题（{a['n_with_numbers']} 题）中，数字出现在答案里的比例"],
             ["数字全部命中", _f(a["key_number_all"]), "参考答案的数字全部出现的题的比例"],
-            ["延迟 p50 / p95 ms", f"{_f(a['latency_ms']['p50'], 1)} / {_f(a['latency_ms']['p95'], 1)}",
+            ["延迟 p50 / p95 ms",
+             f"{_f(a['latency_ms']['p50'], 1)} / {_f(a['latency_ms']['p95'], 1)}",
              "每题一次 Pipeline.ask"]])
 
     lines += ["", "## 图", "", "![hit@k](hit_at_k.png)", "", "![按章](per_chapter.png)", "",
@@ -213,7 +216,7 @@ def write_plots(results: dict, out: Path) -> list[Path]:
         plt.close(fig)
 
     chapters = sorted(ret[modes[0]]["section"]["by_chapter"], key=int)
-    names = [(_chapter_name(c, {}) if zh else ("Pre" if c == "0" else f"Ch{c}")) for c in chapters]
+    names = [(_chapter_name(c) if zh else ("Pre" if c == "0" else f"Ch{c}")) for c in chapters]
     bars(chapters, names, "by_chapter", "per_chapter.png",
          f"节级 {BREAKDOWN}" if zh else f"section {BREAKDOWN}", max(8, 0.5 * len(chapters) + 3))
     types = [t for t in TYPE_NAMES if t in ret[modes[0]]["section"]["by_type"]]

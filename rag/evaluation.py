@@ -36,7 +36,7 @@ import numpy as np
 
 from rag import __version__
 from rag.config import PROJECT_ROOT, Settings
-from rag.corpus import Corpus, load_corpus, section_label
+from rag.corpus import Corpus, load_corpus
 from rag.errors import RagError
 from rag.store import SHIPPED_CACHE_DIR
 
@@ -179,7 +179,8 @@ def _default_doc(corpus: Corpus) -> str | None:
     return corpus.documents[0].id if len(corpus.documents) == 1 else None
 
 
-def _check_row(row, line: int, corpus: Corpus, sections: dict) -> tuple[GoldQuestion | None, str | None]:
+def _check_row(row, line: int, corpus: Corpus,
+               sections: dict) -> tuple[GoldQuestion | None, str | None]:
     """Validate one parsed row; returns (question, None) or (None, reason)."""
     if not isinstance(row, dict):
         return None, "不是 JSON 对象"
@@ -334,7 +335,7 @@ class NaiveRetriever:
         return [key for _, _, key in sorted(overlaps)]
 
     def export_shipped(self, directory: Path = SHIPPED_CACHE_DIR) -> Path:
-        """Maintainers: write these node vectors as the shipped cache (+ shortest text as sample)."""
+        """Maintainers: write the node vectors as the shipped cache, shortest text as sample."""
         from rag.embeddings import EmbeddingCache, embedder_slug, text_key
 
         slug = f"naive-{embedder_slug(self.embedder_name)}"
@@ -383,7 +384,8 @@ def answer_record(q: GoldQuestion, answer) -> dict:
     return rec
 
 
-def answer_summary(questions: list[GoldQuestion], records: list[dict], seconds: list[float]) -> dict:
+def answer_summary(questions: list[GoldQuestion], records: list[dict],
+                   seconds: list[float]) -> dict:
     """Aggregate answer metrics; precision over answers that cite, recall over answerable."""
     ans = [(q, r) for q, r in zip(questions, records) if q.answerable]
     una = [r for q, r in zip(questions, records) if not q.answerable]
@@ -400,7 +402,8 @@ def answer_summary(questions: list[GoldQuestion], records: list[dict], seconds: 
         "key_number_match": avg(nums), "key_number_all": avg([float(x == 1.0) for x in nums]),
         "n_answerable": len(ans), "n_unanswerable": len(una), "n_cited": len(prec),
         "n_with_numbers": len(nums),
-        "latency_ms": {"p50": percentile(seconds, 50) * 1000, "p95": percentile(seconds, 95) * 1000},
+        "latency_ms": {"p50": percentile(seconds, 50) * 1000,
+                       "p95": percentile(seconds, 95) * 1000},
     }
 
 
@@ -452,8 +455,9 @@ def _settings_snapshot(settings: Settings) -> dict:
 
 
 def evaluate(dataset: Path | str, settings: Settings, *, modes: Sequence[str] = MODES,
-             ks: Sequence[int] = DEFAULT_KS, answers: bool = False, out_dir: Path | str | None = None,
-             progress: bool = True, limit: int | None = None) -> dict:
+             ks: Sequence[int] = DEFAULT_KS, answers: bool = False,
+             out_dir: Path | str | None = None, progress: bool = True,
+             limit: int | None = None) -> dict:
     """Run the suite on one dataset and (if ``out_dir``) write the report files.
 
     Args:
@@ -475,7 +479,8 @@ def evaluate(dataset: Path | str, settings: Settings, *, modes: Sequence[str] = 
 
     bad_modes = [m for m in modes if m not in MODES]
     if bad_modes or not modes:
-        raise DatasetError(f"未知评测模式 {', '.join(bad_modes) or '（空）'}；可用：{', '.join(MODES)}")
+        raise DatasetError(f"未知评测模式 {', '.join(bad_modes) or '（空）'}；"
+                           f"可用：{', '.join(MODES)}")
     if not ks or any(k < 1 for k in ks):
         raise DatasetError("--k 应为正整数列表，如 1,3,5,10")
     ks = sorted(set(ks))
