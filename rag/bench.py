@@ -502,7 +502,11 @@ def run_cli(args, settings) -> int:
 
 def _child_main(argv: list[str]) -> int:
     task, params, out = argv
-    res = TASKS[task](json.loads(params))
+    try:
+        res = TASKS[task](json.loads(params))
+    except RagError as exc:  # one line for the parent's error message, no traceback
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     Path(out).write_text(json.dumps(res, ensure_ascii=False), encoding="utf-8")
     return 0
 
