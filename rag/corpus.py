@@ -211,7 +211,10 @@ def read_text(path: Path) -> str:
     if size > MAX_FILE_BYTES:
         raise CorpusError(f"文件过大（{size} 字节，上限 {MAX_FILE_BYTES}），不像是一份规划文本",
                           file=str(path))
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:  # a folder where the file should be, permissions
+        raise CorpusError(f"无法读取文件：{exc.strerror}", file=str(path)) from None
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:

@@ -21,6 +21,7 @@ Not handled here: ranking and fusion (retrieval.py).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import time
@@ -37,6 +38,7 @@ from rag.embeddings import EmbeddingCache, embed_texts, embedder_slug, get_embed
 from rag.errors import IndexError_, IndexMismatchError, RagError
 from rag.wordseg import tokenize
 
+log = logging.getLogger(__name__)
 SHIPPED_CACHE_DIR = PROJECT_ROOT / "corpus" / "cache"
 RECOVER = "请重新运行 `python -m rag ingest --rebuild`"
 
@@ -212,7 +214,10 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = T
     texts = [u.index_text(settings.prefix_dense) for u in sentences + chunks]
     vectors, embedded = embed_texts(model, texts, cache, progress=progress)
     if cache.dirty:
-        cache.save()
+        try:
+            cache.save()
+        except OSError as exc:  # the cache only saves re-embedding next time; the build goes on
+            log.warning("嵌入缓存无法写入 %s（%s），本次构建不受影响", cache.path, exc.strerror)
     timings["embed"] = time.perf_counter() - t
     dim = int(vectors.shape[1])
 
@@ -298,8 +303,10 @@ class Index:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        root = settings.index_dir
-        if not root.exists():
+        # the build folder itself, not the `current` link: chromadb caches clients by path, so a
+        # path through the link would keep serving the previous build after a switch
+        root = Path(os.path.realpath(settings.index_dir))
+        if not settings.index_dir.exists():
             raise IndexError_("还没有索引：请先运行 `python -m rag ingest`")
         manifest = current_manifest(settings)
         if manifest is None:
