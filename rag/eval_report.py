@@ -115,6 +115,9 @@ def render_markdown(results: dict) -> str:
     a = results.get("answers")
     if a:
         lines += ["", f"## 回答（{a['answerer']}）", ""]
+        if a.get("refusal_threshold") is not None:
+            lines += [f"拒答阈值 {a['refusal_threshold']:.4f}（若阈值是在同一数据集上校准的，"
+                      "拒答准确率与误拒率为样本内结果，偏乐观）。", ""]
         lines += _table(["指标", "值", "口径"], [
             ["引用准确率 citation precision", _f(a["citation_precision"]),
              f"给出引用的可回答题（{a['n_cited']} 题）中，引用章节属于 gold 的比例"],

@@ -165,6 +165,7 @@ def mean_metrics(rows: list[dict[str, float]]) -> dict[str, float]:
 
 _NUM = re.compile(r"\d+(?:\.\d+)?")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_MARKER = re.compile(r"\[\d+\]")
 
 
 def key_numbers(text: str) -> list[str]:
@@ -379,7 +380,8 @@ def answer_record(q: GoldQuestion, answer) -> dict:
     rec["recall"] = 0.0 if answer.refused else len(gold & set(cited)) / len(gold)
     nums = key_numbers(q.answer)
     if nums:
-        found = set(key_numbers(answer.text)) if not answer.refused else set()
+        # [n] citation markers are not numbers the answer states
+        found = set(key_numbers(_MARKER.sub("", answer.text))) if not answer.refused else set()
         rec["numbers"] = sum(n in found for n in nums) / len(nums)
     return rec
 
@@ -541,7 +543,9 @@ def evaluate(dataset: Path | str, settings: Settings, *, modes: Sequence[str] = 
         "worst_types": {"mode": focus, "types": worst_types(questions, per_q, summary, focus)}
         if any(q.answerable for q in questions) else None,
         "answers": (answer_summary(questions, ans_records, ans_secs)
-                    | {"answerer": pipeline.answerer.name}) if pipeline else None,
+                    | {"answerer": pipeline.answerer.name,
+                       "refusal_threshold": getattr(pipeline.answerer, "threshold", None)})
+        if pipeline else None,
         "chapter_titles": {str(c): t for d in corpus.documents for c, t in d.chapters().items()},
     }
     if out_dir is not None:

@@ -227,26 +227,32 @@ def test_unknown_mode_is_a_clear_error(real_index_settings, capsys):
     assert "未知评测模式 bm42" in capsys.readouterr().err
 
 
-def test_answer_metrics_on_a_hand_made_answer():
+def test_answer_metrics_on_hand_made_answers():
+    from rag.answering import Answer
+    from rag.citations import Citation
     from rag.evaluation import answer_record, answer_summary
 
-    class Cit:
-        def __init__(self, ch, sec):
-            self.doc_id, self.chapter, self.section = D, ch, sec
+    def cit(n, ch, sec):
+        return Citation(n, D, ch, "章", sec, "节", "引文", (0, 2))
 
-    class Ans:
-        def __init__(self, text, refused, cits):
-            self.text, self.refused, self.citations = text, refused, tuple(cits)
+    def ans(text, refused, cits=()):
+        return Answer("问", "问", text, refused, "extractive", tuple(cits))
 
     q1 = GoldQuestion("a", "问", ((D, 5, 1), (D, 5, 2)), "5000—6000万千瓦", "e", "multi", 1)
     q2 = GoldQuestion("b", "问", ((D, 2, 3),), "5000家", "e", "fact", 2)
     q3 = GoldQuestion("c", "问", (), "", "", "unanswerable", 3)
-    recs = [answer_record(q1, Ans("外送能力达到5000万千瓦[1][2]", False, [Cit(5, 1), Cit(9, 9)])),
-            answer_record(q2, Ans("未找到", True, [])),
-            answer_record(q3, Ans("未找到", True, []))]
+    q4 = GoldQuestion("d", "问", ((D, 1, 1),), "2个", "e", "fact", 4)
+    recs = [answer_record(q1, ans("外送能力达到5000万千瓦[1]。[2]", False,
+                                  [cit(1, 5, 1), cit(2, 9, 9)])),
+            answer_record(q2, ans("未找到", True)),
+            answer_record(q3, ans("未找到", True)),
+            answer_record(q4, ans("两个中心[2]", False, [cit(1, 1, 1), cit(2, 1, 1)]))]
     assert recs[0]["precision"] == 0.5 and recs[0]["recall"] == 0.5 and recs[0]["numbers"] == 0.5
     assert recs[1]["precision"] is None and recs[1]["recall"] == 0.0 and recs[1]["numbers"] == 0.0
-    s = answer_summary([q1, q2, q3], recs, [0.1, 0.2, 0.3])
-    assert s["citation_precision"] == 0.5 and s["citation_recall"] == 0.25
-    assert s["refusal_accuracy"] == 1.0 and s["false_refusal_rate"] == 0.5
-    assert s["key_number_match"] == 0.25 and s["key_number_all"] == 0.0
+    # two citations of one gold section: precision and recall 1; the marker [2] is not a "2"
+    assert recs[3]["precision"] == 1.0 and recs[3]["recall"] == 1.0 and recs[3]["numbers"] == 0.0
+    s = answer_summary([q1, q2, q3, q4], recs, [0.1, 0.2, 0.3, 0.4])
+    assert s["citation_precision"] == 0.75 and s["citation_recall"] == 0.5
+    assert s["refusal_accuracy"] == 1.0 and s["false_refusal_rate"] == pytest.approx(1 / 3)
+    assert s["key_number_match"] == pytest.approx(0.5 / 3) and s["key_number_all"] == 0.0
+    assert s["n_cited"] == 2 and s["n_answerable"] == 3 and s["n_unanswerable"] == 1
