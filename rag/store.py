@@ -226,10 +226,13 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = T
     prefix = f"rag_{build_id.replace('-', '_')}"
     client = _chroma_client(settings, build / "chroma")
     n_s = len(sentences)
-    _vector_store(client, prefix + "_s", True).add(
-        _nodes(sentences, vectors[:n_s], settings.prefix_dense))
-    _vector_store(client, prefix + "_c", True).add(
-        _nodes(chunks, vectors[n_s:], settings.prefix_dense))
+    # llama-index hands Chroma up to 41665 records at once, but Chroma refuses batches above
+    # its own limit (5461 here): a corpus of a few plans already has more sentences than that
+    batch = int(getattr(client, "get_max_batch_size", lambda: 5000)())
+    for suffix, units, vecs in (("_s", sentences, vectors[:n_s]), ("_c", chunks, vectors[n_s:])):
+        store = _vector_store(client, prefix + suffix, True)
+        for i in range(0, len(units), batch):
+            store.add(_nodes(units[i:i + batch], vecs[i:i + batch], settings.prefix_dense))
     timings["chroma"] = time.perf_counter() - t
 
     t = time.perf_counter()
