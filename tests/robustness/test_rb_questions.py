@@ -56,8 +56,9 @@ def test_clean_question_rule():
     text, cut = clean_question("汾" * LONG_CHARS, MAX)
     assert text == "汾" * MAX and cut
     assert clean_question("汾" * MAX, MAX) == ("汾" * MAX, False)
-    # 100,000 spaces then a question: the question lies beyond the scanned prefix → cut, flagged
-    assert clean_question(" " * LONG_CHARS + "汾河", MAX) == ("", True)
+    # 100,000 spaces or zero-width characters, then the question: the question survives
+    assert clean_question(" " * LONG_CHARS + "汾河", MAX) == ("汾河", False)
+    assert clean_question("\u200b" * LONG_CHARS + "汾河", MAX) == ("汾河", False)
 
 
 # ------------------------------------------------------------------ Python API
