@@ -8,7 +8,7 @@ export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 export HF_HUB_OFFLINE := 1
 
-.PHONY: run test install install-dev system-deps ingest app eval bench clean
+.PHONY: run test install install-dev system-deps ingest app eval bench clean audit
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -55,6 +55,13 @@ eval: install
 
 bench: install
 	$(PY) -m rag bench --out bench/out
+
+# Known-vulnerability check of the installed dependencies (PyPI advisory data; needs network).
+# Packages PyPI has no record of (local builds, versions not published there) are listed as
+# "could not be audited" and do not fail the target.
+audit: | $(PY)
+	@$(PY) -m pip_audit --version >/dev/null 2>&1 || $(PIP) install -q 'pip-audit>=2.7,<3'
+	$(PY) -m pip_audit --local --skip-editable --progress-spinner off
 
 clean:
 	rm -rf storage .pytest_cache
