@@ -248,7 +248,7 @@ def related_html(answer, index) -> str:
         parts.append(_details(f"「{esc(section.label)}」", section_html(section, [(h.span, h.text)])))
     if not parts:
         return ""
-    return "<div class='sources'><b>可能相关</b>" + "".join(parts) + "</div>"
+    return "<div class='sources'><b>可能相关章节原文</b>（点击展开）" + "".join(parts) + "</div>"
 
 
 def render_answer(answer, index) -> str:
@@ -489,7 +489,7 @@ def build_app(settings: Settings, backend: Backend | None = None) -> tuple[gr.Bl
         with gr.Tab("问答", id="chat"):
             with gr.Row(equal_height=False):
                 with gr.Column(scale=4):
-                    chatbot = gr.Chatbot(label="问答", height=560, elem_id="chatbot",
+                    chatbot = gr.Chatbot(label="问答", show_label=False, height=600, elem_id="chatbot",
                                          placeholder="请输入关于山西“十四五”规划的问题，"
                                                      "答案逐句附原文出处。",
                                          feedback_options=None, buttons=["copy"])
