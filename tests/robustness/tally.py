@@ -8,10 +8,13 @@ Not handled here: judging an outcome (each test decides ``ok`` itself).
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
-SUMMARY = Path(tempfile.gettempdir()) / "guihua-robustness-summary.md"
+# ROBUSTNESS_SUMMARY lets two runs in parallel (e.g. the slow kill test apart) keep both tables
+SUMMARY = Path(os.environ.get("ROBUSTNESS_SUMMARY")
+               or Path(tempfile.gettempdir()) / "guihua-robustness-summary.md")
 
 # section -> row -> [tried, handled, [failure details]]
 _COUNTS: dict[str, dict[str, list]] = {}

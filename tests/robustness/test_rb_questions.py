@@ -193,3 +193,55 @@ def test_single_questions_through_cli_subprocess(real_index_settings, bad):
     fails = [r for r in results
              if not tally.record(SECTION, f"{r[0]} · cli search (subprocess)", r[2], r[3])]
     assert len(results) == 24 and not fails, fails[:5]
+
+
+# ------------------------------------------------------------------ answering
+
+
+@pytest.fixture(scope="module")
+def pipeline(real_index_settings):
+    from rag.answering import Pipeline
+
+    return Pipeline.from_settings(real_index_settings)
+
+
+@pytest.mark.slow
+def test_sample_through_pipeline_ask(pipeline, bad):
+    """Three per category through Pipeline.ask: an answer (long input: a truncation notice)
+    or a RagError with a message; the answer's JSON is printable as UTF-8."""
+    fails = []
+    for cat, text in sample(bad, 3):
+        try:
+            answer = pipeline.ask(text)
+            long_input = len(clean_question(text, 10 * MAX)[0]) > MAX
+            ok = bool(answer.text.strip()) and (not long_input or "过长" in (answer.notice or ""))
+            json.dumps(answer.to_json(), ensure_ascii=False).encode("utf-8")
+            detail = f"{text[:40]!r}: notice={answer.notice!r} text={answer.text[:60]!r}"
+        except RagError as exc:
+            ok, detail = bool(str(exc).strip()), str(exc)
+        except Exception as exc:
+            ok, detail = False, f"{type(exc).__name__}: {exc} for {text[:40]!r}"
+        if not tally.record(SECTION, f"{cat} · Pipeline.ask", ok, detail):
+            fails.append(detail)
+    assert not fails, fails[:5]
+
+
+@pytest.mark.slow
+def test_sample_through_cli_ask_batch_in_process(real_index_settings, bad, tmp_path, capsys):
+    """`python -m rag ask --batch` in-process, two per category: one JSON line each."""
+    items = sample(bad, 2)
+    rc = cli_main(["--data-dir", str(real_index_settings.data_dir), "ask", "--batch",
+                   _batch_file(tmp_path, items), "--json"])
+    out = capsys.readouterr()
+    assert rc == 0 and "Traceback" not in out.err, out.err[-2000:]
+    lines = out.out.split("\n")
+    fails = []
+    for i, (cat, text) in enumerate(items):
+        try:
+            row = json.loads(lines[i])
+            ok = row["id"] == f"{cat}-{i}" and (bool(row["answer"]) or bool(row.get("error")))
+        except (ValueError, KeyError, IndexError) as exc:
+            ok, row = False, f"{type(exc).__name__}"
+        if not tally.record(SECTION, f"{cat} · cli ask --batch (in-process)", ok, str(row)[:200]):
+            fails.append(row)
+    assert not fails, fails[:5]
