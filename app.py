@@ -44,11 +44,10 @@ STAGES = {"parse": "解析规划原文", "chunk": "切分句子与段落", "embe
 QUIZ_TYPES = [("填空", "cloze"), ("单选", "choice"), ("判断", "judge")]
 DIFFICULTIES = [("简单", "easy"), ("中等", "medium"), ("困难", "hard")]
 EXPORT_FORMATS = ("md", "csv", "json", "docx")
-CSS = """
-.gradio-container {max-width: 1200px !important; margin: auto;}
-#app-title h1 {margin-bottom: 0;} #app-title p {color: var(--body-text-color-subdued); margin-top: 2px;}
+CSS = """.gradio-container {max-width: 1200px !important; margin: auto;} #app-title h1 {margin-bottom: 0;}
+#app-title p {color: var(--body-text-color-subdued); margin-top: 2px;} .sources details {margin: .25em 0;}
 .sources {margin-top: .6em; border-top: 1px solid var(--border-color-primary); padding-top: .4em; font-size: .93em;}
-.sources details {margin: .25em 0;} .sources summary {cursor: pointer; font-weight: 600;}
+.sources summary {cursor: pointer; font-weight: 600;}
 .section-text {max-height: 22em; overflow-y: auto; padding: .5em .8em; margin-top: .3em; line-height: 1.7;
   background: var(--background-fill-secondary); border-left: 3px solid var(--color-accent);
   border-radius: 4px; white-space: normal;}
@@ -146,15 +145,12 @@ def esc(text) -> str:
     return html.escape(str(text), quote=True)
 
 
-def chapter_label(ch: int, title: str) -> str:
-    return title if ch == 0 else f"第{int_to_cn(ch)}章 {title}"
-
-
 def chapters_of(sections: list[Section]) -> list[tuple[int, str]]:
     """``[(chapter number, chapter label)]`` in document order, each once."""
     seen: dict[int, str] = {}
     for s in sections:
-        seen.setdefault(s.chapter, chapter_label(s.chapter, s.chapter_title))
+        seen.setdefault(s.chapter, s.chapter_title if s.chapter == 0
+                        else f"第{int_to_cn(s.chapter)}章 {s.chapter_title}")
     return list(seen.items())
 
 
@@ -294,7 +290,7 @@ class App:
         display = [*session["display"], {"role": "user", "content": esc(question)},
                    {"role": "assistant", "content": "……"}]
         yield display, session, ""
-        t0, text, answer = time.perf_counter(), "", None
+        t0, text, answer, failure = time.perf_counter(), "", None, None
         try:
             for part in pipeline.stream(question, history=history or None,
                                         chapter=parse_chapter(chapter)):
@@ -307,16 +303,12 @@ class App:
         except gr.Error:
             raise
         except RagError as exc:
-            display[-1] = {"role": "assistant", "content": f"⚠ {esc(exc)}"}
-            yield display, session, ""
-            return
+            failure = str(exc)
         except Exception as exc:  # never a traceback in the chat
             log.exception("chat failed (%s)", type(exc).__name__)
-            display[-1] = {"role": "assistant", "content": "⚠ 处理问题时出错，请稍后重试或换个问法。"}
-            yield display, session, ""
-            return
-        if answer is None:
-            display[-1] = {"role": "assistant", "content": "⚠ 没有得到回答，请重试。"}
+            failure = "处理问题时出错，请稍后重试或换个问法。"
+        if failure or answer is None:
+            display[-1] = {"role": "assistant", "content": f"⚠ {esc(failure or '没有得到回答，请重试。')}"}
             yield display, session, ""
             return
         self._log("chat", question, t0, refused=answer.refused, citations=len(answer.citations))
@@ -346,11 +338,6 @@ class App:
         out["history"] = [*hist, {"role": "user", "content": question},
                           {"role": "assistant", "content": answer.text}]
         return out
-
-    @staticmethod
-    def new_chat():
-        """Forget this session's conversation."""
-        return [], {"history": [], "display": []}
 
     # ---- startup and browsing
 
@@ -406,7 +393,7 @@ class App:
 
     def quiz_sections(self, chapters) -> dict:
         """Chapters ticked: offer their numbered sections for a finer selection."""
-        chs = {int(c) for c in chapters or []}
+        chs = {int(c) for c in chapters or [] if str(c).isdigit()}
         choices = [(s.label, f"{s.chapter}.{s.section}") for s in self._sections()
                    if s.chapter in chs and s.section > 0]
         return gr.update(choices=choices, value=[])
@@ -418,16 +405,19 @@ class App:
         if not types:
             raise gr.Error("请至少选择一种题型。")
         try:
-            items = generate_quiz(
-                self._sections(), n=int(n), types=tuple(types), seed=int(seed or 0),
-                difficulty=difficulty or "medium",
-                chapters=[int(c) for c in chapters] if chapters else None,
-                section_keys=list(sections) if sections else None)
+            n, seed = int(n), int(seed or 0)
+            chapters = [int(c) for c in chapters] if chapters else None
+        except (TypeError, ValueError):
+            raise gr.Error("题数、随机种子和章号须为整数。") from None
+        try:
+            items = generate_quiz(self._sections(), n=n, types=tuple(types), seed=seed,
+                                  difficulty=difficulty or "medium", chapters=chapters,
+                                  section_keys=list(sections) if sections else None)
         except RagError as exc:
             raise gr.Error(str(exc)) from None
         out = self.export_root / uuid.uuid4().hex  # one folder per request: no cross-session clash
         out.mkdir()
-        paths = [str(export_quiz(items, fmt, out / f"quiz-seed{int(seed or 0)}.{fmt}"))
+        paths = [str(export_quiz(items, fmt, out / f"quiz-seed{seed}.{fmt}"))
                  for fmt in EXPORT_FORMATS]
         return (items, quiz_preview_html(items),
                 *[gr.update(value=p, interactive=True) for p in paths])
@@ -509,8 +499,9 @@ def build_app(settings: Settings, backend: Backend | None = None) -> tuple[gr.Bl
             for b in examples:
                 b.click(lambda q=b.value: q, outputs=msg, api_visibility="private").then(
                     **chat_io, api_visibility="private")
-            clear.click(app.new_chat, outputs=[chatbot, session], api_name="new_chat")
-            chatbot.clear(app.new_chat, outputs=[chatbot, session], api_visibility="private")
+            new_chat = lambda: ([], {"history": [], "display": []})  # noqa: E731  (this session only)
+            clear.click(new_chat, outputs=[chatbot, session], api_name="new_chat")
+            chatbot.clear(new_chat, outputs=[chatbot, session], api_visibility="private")
 
         with gr.Tab("浏览规划", id="browse"):
             with gr.Row():
@@ -589,23 +580,19 @@ def check_bind(settings: Settings) -> None:
                           "请设置访问密码 RAG_APP_PASSWORD，或改用 --host 127.0.0.1")
 
 
-def theme() -> gr.themes.Base:
-    """Soft theme with local CJK fonts only (no web-font downloads)."""
-    fonts = ["Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", "sans-serif"]
-    return gr.themes.Soft(primary_hue="red", neutral_hue="slate", font=fonts,
-                          font_mono=["Noto Sans Mono CJK SC", "monospace"])
-
-
 def launch(demo: gr.Blocks, settings: Settings, **kwargs):
     """Launch with the app's theme, CSS, bind check and optional password."""
     check_bind(settings)
+    fonts = ["Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", "sans-serif"]
+    theme = gr.themes.Soft(primary_hue="red", neutral_hue="slate", font=fonts,  # local fonts only
+                           font_mono=["Noto Sans Mono CJK SC", "monospace"])
     auth = None
     if settings.app_password:
         password = settings.app_password
         auth = lambda _user, pw: hmac.compare_digest(pw.encode(), password.encode())  # noqa: E731
     return demo.launch(server_name=settings.app_host, server_port=settings.app_port, auth=auth,
                        auth_message="请输入访问密码（用户名任意）", share=False, ssr_mode=False,
-                       footer_links=["api"], theme=theme(), css=CSS, **kwargs)
+                       footer_links=["api"], theme=theme, css=CSS, **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:

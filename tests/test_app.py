@@ -201,11 +201,15 @@ def test_bind_check_rules(tmp_path):
 def test_gradio_client_round_trip(real_index_settings):
     from gradio_client import Client
 
-    settings = real_index_settings.model_copy(update={"app_port": free_port()})
+    settings = real_index_settings.model_copy(update={"app_port": free_port(),
+                                                      "app_password": "s3cret"})
     demo, app = webapp.build_app(settings)
     webapp.launch(demo, settings, prevent_thread_lock=True, quiet=True)
+    url = f"http://127.0.0.1:{settings.app_port}/"
     try:
-        client = Client(f"http://127.0.0.1:{settings.app_port}/", verbose=False)
+        with pytest.raises(Exception):  # the password is enforced
+            Client(url, verbose=False, auth=("anyone", "wrong"))
+        client = Client(url, verbose=False, auth=("anyone", "s3cret"))
         out = client.predict(Q_FIRMS, "全部", None, api_name="/ask")
         assert "5000" in out["answer"] and not out["refused"]
         assert (2, 3) in {(c["chapter"], c["section"]) for c in out["citations"]}
