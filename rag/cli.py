@@ -163,6 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--llm-base-url", help="OpenAI 兼容接口地址（RAG_LLM_BASE_URL）")
     sp.add_argument("--llm-model", help="模型名（RAG_LLM_MODEL）")
     sp.add_argument("--llm-timeout", type=float, help="大模型超时秒数（RAG_LLM_TIMEOUT）")
+    sp.add_argument("--calibrate", action="store_true",
+                    help="在金标集上校准拒答阈值（默认写入 数据目录/refusal.json）")
+    sp.add_argument("--dataset", default="eval/datasets/dev.jsonl",
+                    help="校准用的金标集（含 unanswerable 题），默认 eval/datasets/dev.jsonl")
+    sp.add_argument("--save", metavar="FILE.json", help="校准结果写到此文件（如 eval/refusal.json）")
     sp.set_defaults(func=cmd_ask)
 
     sp = sub.add_parser("eval", help="离线评测：检索与回答指标、基线对比、报告与图表")

@@ -51,3 +51,11 @@ def real_retriever(real_index_settings):
     from rag.retrieval import Retriever
 
     return Retriever.from_settings(real_index_settings)
+
+
+@pytest.fixture(scope="session")
+def real_pipeline(real_index_settings):
+    """The extractive Pipeline over the real plan (loaded once; refusal threshold from eval/)."""
+    from rag.answering import Pipeline
+
+    return Pipeline.from_settings(real_index_settings, answerer="extractive")

@@ -1,0 +1,417 @@
+"""Answer questions with citations: extractive by default, an LLM when configured.
+
+One base class, :class:`Answerer`; backends registered by name in :data:`REGISTRY`:
+
+- ``extractive`` (default, no LLM): scores the sentences of the top retrieved sections
+  (rag.evidence), quotes 1–4 of them verbatim with ``[n]`` markers and lists the sources;
+  refuses with :data:`REFUSAL` when the calibrated support check fails;
+- ``openai-compatible`` / ``llama-cpp`` (rag.llm): an LLM writes the answer from tagged
+  source blocks; markers are validated; any failure falls back to extractive with a notice.
+
+:class:`Pipeline` ties index, retriever and answerer together for the CLI and the app.
+
+Not handled here: retrieval itself (retrieval.py), sentence scoring (evidence.py), the
+LLM clients (llm.py), rendering (app.py).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+import unicodedata
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Iterator
+from weakref import WeakKeyDictionary
+
+from rag.citations import Citation, trim_span
+from rag.config import Settings
+from rag.errors import ConfigError, RetrievalError
+from rag.evidence import SentenceScorer, load_threshold
+from rag.followup import rewrite_followup
+from rag.retrieval import Hit, Retriever
+from rag.retrieval import clean_question as clean_text
+
+REFUSAL = "规划原文中未找到与该问题直接相关的内容。"
+FALLBACK_NOTICE = "大模型服务不可用，已改用抽取式回答：{reason}"
+TRUNCATED_NOTICE = "问题过长，只使用了前 {n} 个字。"
+MAX_SENTENCES = 4
+MAX_SECTIONS = 2  # quoted sections per answer; more dilutes the citation
+_NEAR_BEST = 0.035  # a sentence joins the answer if it scores within this of the best
+_NEAR_BEST_OTHER = 0.01  # stricter for a second section: on dev it was often not a gold one
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer with its citations; ``hits`` are shown as 可能相关 when refused."""
+
+    question: str  # as asked
+    standalone: str  # after follow-up rewriting (what was retrieved for)
+    text: str  # the answer with [n] markers and the numbered sources
+    refused: bool
+    answerer: str
+    citations: tuple[Citation, ...] = ()
+    hits: tuple[Hit, ...] = ()
+    notice: str | None = None
+    removed_markers: int = 0
+    support: float | None = None  # refusal score (evidence.Features.refusal_score)
+    timings: dict = field(default_factory=dict, compare=False)  # seconds per stage
+
+    def to_json(self) -> dict:
+        return {"answer": self.text, "refused": self.refused, "answerer": self.answerer,
+                "citations": [c.to_json() for c in self.citations], "notice": self.notice}
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question after validation, truncation and follow-up rewriting, with its evidence."""
+
+    question: str
+    standalone: str
+    chapter: int | None
+    hits: tuple[Hit, ...]
+    scored: tuple  # evidence.Scored, best first
+    support: float
+    refused: bool
+    notice: str | None
+    timings: dict
+
+
+class _MemoEmbedder:
+    """Wraps the retriever's embedder so a question is embedded once for both the
+    retriever and the sentence scorer (embedding is the slowest step of a query)."""
+
+    def __init__(self, inner):
+        self._inner = inner
+        self._memo = lru_cache(maxsize=256)(inner.get_query_embedding)
+
+    def get_query_embedding(self, text: str):
+        return self._memo(text)
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+_SCORERS: "WeakKeyDictionary" = WeakKeyDictionary()  # Index -> SentenceScorer
+
+
+def _scorer_for(retriever: Retriever) -> SentenceScorer:
+    index = retriever.index
+    if index not in _SCORERS:
+        _SCORERS[index] = SentenceScorer(index)
+    return _SCORERS[index]
+
+
+def clean_question(question, max_chars: int) -> tuple[str, str | None]:
+    """Validate and normalise a question; returns (question, truncation notice or None)."""
+    if not isinstance(question, str):
+        raise RetrievalError("问题必须是文本")
+    # rag.retrieval's rule also drops format characters and unpaired surrogates (the
+    # embedder cannot encode those) and bounds the work on 100,000-character pastes
+    q, cut = clean_text(unicodedata.normalize("NFC", question), max_chars)
+    if not q:
+        raise RetrievalError("问题为空（或只含空白、不可见字符）：请输入要查询的问题")
+    return q, TRUNCATED_NOTICE.format(n=max_chars) if cut else None
+
+
+class Answerer(ABC):
+    """Base class: public ``answer``/``stream`` prepare the query; backends compose."""
+
+    name: str = ""
+
+    def __init__(self, settings: Settings, retriever: Retriever):
+        self.settings = settings
+        self.retriever = retriever
+        if not isinstance(retriever.embedder, _MemoEmbedder):
+            retriever.embedder = _MemoEmbedder(retriever.embedder)
+        self.scorer = _scorer_for(retriever)
+        self.threshold = load_threshold(settings)
+
+    @property
+    def display_name(self) -> str:
+        return self.name
+
+    def answer(self, question: str, history=None, chapter: int | None = None) -> Answer:
+        """Answer a question (optionally a follow-up to ``history``, within ``chapter``)."""
+        final = None
+        for item in self.stream(question, history=history, chapter=chapter):
+            if isinstance(item, Answer):
+                final = item
+        assert final is not None, "stream() must end with an Answer"
+        return final
+
+    def stream(self, question: str, history=None,
+               chapter: int | None = None) -> Iterator[str | Answer]:
+        """Text deltas, then the final :class:`Answer` as the last item."""
+        query = self.prepare(question, history, chapter)
+        yield from self._stream(query)
+
+    def rewrite(self, question: str, history) -> tuple[str, int | None, tuple | None]:
+        """Standalone question, inherited chapter filter and focused section (by rule)."""
+        r = rewrite_followup(question, history)
+        return r.standalone, r.chapter, r.section
+
+    def prepare(self, question: str, history=None, chapter: int | None = None) -> Query:
+        """Validate, rewrite a follow-up, retrieve, score sentences and decide refusal."""
+        t0 = time.perf_counter()
+        q, notice = clean_question(question, self.settings.max_question_chars)
+        standalone, inherited, focus = self.rewrite(q, history) if history else (q, None, None)
+        standalone = standalone[: self.settings.max_question_chars]
+        if chapter is None:
+            chapter = inherited
+        t1 = time.perf_counter()
+        hits = self.retriever.search(standalone, chapter=chapter)
+        if focus is not None:
+            hits = self._focus(hits, focus)
+        qvec = self.retriever.embedder.get_query_embedding(standalone)
+        t2 = time.perf_counter()
+        scored = self.scorer.score(standalone, qvec, hits)
+        features = self.scorer.features(standalone, scored)
+        support = features.refusal_score()
+        refused = not scored or (focus is None and support < self.threshold)
+        t3 = time.perf_counter()
+        return Query(q, standalone, chapter, tuple(hits), tuple(scored), support, refused,
+                     notice, {"rewrite": t1 - t0, "retrieve": t2 - t1, "score": t3 - t2})
+
+    def _focus(self, hits: list[Hit], focus: tuple[int, int]) -> list[Hit]:
+        """Put the section a follow-up points at (这一节) first."""
+        keep = [h for h in hits if (h.chapter, h.section) == focus]
+        if not keep:
+            units = [u for key, us in self.scorer.sentences.items()
+                     if key[1:] == focus for u in us]
+            if not units:
+                return hits
+            keep = [Hit(chunk=units[0], score=1.0, rank=1)]
+        return keep
+
+    @abstractmethod
+    def _stream(self, query: Query) -> Iterator[str | Answer]:
+        """Compose the answer for a prepared query."""
+
+    # shared helpers -------------------------------------------------------------
+
+    def refusal(self, query: Query, notice: str | None = None, name: str | None = None) -> Answer:
+        """The refusal answer: the fixed phrase plus the nearest sections as 可能相关."""
+        lines = [REFUSAL]
+        if query.hits:
+            lines.append("")
+            lines.append("可能相关：")
+            lines += [f"- 「{h.label}」" for h in query.hits[:3]]
+        return Answer(query.question, query.standalone, "\n".join(lines), True,
+                      name or self.name, (), query.hits, _join(query.notice, notice), 0,
+                      query.support, query.timings)
+
+
+def _join(*notices: str | None) -> str | None:
+    parts = [n for n in notices if n]
+    return "；".join(parts) if parts else None
+
+
+def source_text(index, unit_a, unit_b) -> tuple[str, tuple[int, int]]:
+    """Exact file text from the start of ``unit_a`` to the end of ``unit_b`` (one section)."""
+    sec = index.section(unit_a.doc_id, unit_a.chapter, unit_a.section)
+    pieces, pos = [], 0
+    for a, b in sec.parts:  # map file offsets to offsets in section.text
+        lo, hi = max(a, unit_a.start), min(b, unit_b.end)
+        if lo < hi:
+            pieces.append(sec.text[pos + lo - a: pos + hi - a])
+        pos += b - a
+    return trim_span("".join(pieces), unit_a.start)
+
+
+class ExtractiveAnswerer(Answerer):
+    """Quotes the best sentences of the retrieved sections; invents nothing."""
+
+    name = "extractive"
+
+    @property
+    def display_name(self) -> str:
+        return "抽取式"
+
+    def _stream(self, query: Query) -> Iterator[str | Answer]:
+        answer = self.compose(query)
+        yield answer.text
+        yield answer
+
+    def select(self, query: Query) -> list:
+        """1–4 sentences: the best one, plus near-best ones from at most two sections."""
+        scored = list(query.scored)
+        if not scored:
+            return []
+        # for value questions prefer sentences that hold the asked value in scope
+        typed = [s for s in scored[:8] if self.scorer.in_scope(query.standalone, s.unit, s.hit)]
+        best = typed[0] if typed else scored[0]
+        picked = [best]
+        sections = [best.hit.key]
+        for s in scored:
+            if len(picked) >= MAX_SENTENCES:
+                break
+            if s is best or s.score < best.score - _NEAR_BEST:
+                continue
+            if s.hit.key not in sections:
+                if len(sections) >= MAX_SECTIONS or s.score < best.score - _NEAR_BEST_OTHER:
+                    continue
+                sections.append(s.hit.key)
+            picked.append(s)
+        return picked
+
+    def compose(self, query: Query, notice: str | None = None) -> Answer:
+        """The extractive answer (or refusal) for a prepared query."""
+        if query.refused:
+            return self.refusal(query, notice)
+        picked = self.select(query)
+        if not picked:
+            return self.refusal(query, notice)
+        order = []  # section keys in order of first pick (the best section first)
+        for s in picked:
+            if s.hit.key not in order:
+                order.append(s.hit.key)
+        citations: list[Citation] = []
+        lines = ["根据规划原文："]
+        for key in order:
+            units = sorted((s.unit for s in picked if s.hit.key == key), key=lambda u: u.ordinal)
+            runs: list[list] = []  # adjacent sentences are quoted together as one source
+            for u in units:
+                if runs and u.ordinal == runs[-1][-1].ordinal + 1:
+                    runs[-1].append(u)
+                else:
+                    runs.append([u])
+            for run in runs:
+                quote, span = source_text(self.retriever.index, run[0], run[-1])
+                n = len(citations) + 1
+                first = run[0]
+                citations.append(Citation(n, first.doc_id, first.chapter, first.chapter_title,
+                                          first.section, first.section_title, quote, span))
+                lines.append(f"{_with_marker(quote, n)}")
+        lines.append("")
+        lines.append("来源：")
+        lines += [f"[{c.n}] 「{c.label}」" for c in citations]
+        return Answer(query.question, query.standalone, "\n".join(lines), False, self.name,
+                      tuple(citations), query.hits, _join(query.notice, notice), 0,
+                      query.support, query.timings)
+
+
+def _with_marker(quote: str, n: int) -> str:
+    """A quoted sentence with its marker before the closing punctuation."""
+    flat = " ".join(quote.split())
+    m = re.search(r"[。！？；!?;]+$", flat)
+    return (flat[:m.start()] + f"[{n}]" + flat[m.start():]) if m else f"{flat}[{n}]"
+
+
+REGISTRY: dict[str, type[Answerer]] = {"extractive": ExtractiveAnswerer}
+
+
+def get_answerer(name: str, settings: Settings, retriever: Retriever) -> Answerer:
+    """Build the answerer registered under ``name``; unknown names list the choices."""
+    if name not in REGISTRY:
+        raise ConfigError(f"未知的回答方式 {name!r}；可用：{', '.join(sorted(REGISTRY))}")
+    return REGISTRY[name](settings, retriever)
+
+
+class Pipeline:
+    """Index + retriever + answerer, loaded once; what the CLI and the app call."""
+
+    def __init__(self, settings: Settings, retriever: Retriever, answerer: Answerer):
+        self.settings = settings
+        self.retriever = retriever
+        self.index = retriever.index
+        self.answerer = answerer
+
+    @classmethod
+    def from_settings(cls, settings: Settings, answerer: str | None = None) -> "Pipeline":
+        """Open the index and build the named answerer (default: settings.answerer)."""
+        retriever = Retriever.from_settings(settings)
+        return cls(settings, retriever,
+                   get_answerer(answerer or settings.answerer, settings, retriever))
+
+    def ask(self, question: str, history=None, chapter: int | None = None) -> Answer:
+        """Answer one question."""
+        return self.answerer.answer(question, history=history, chapter=chapter)
+
+    def stream(self, question: str, history=None,
+               chapter: int | None = None) -> Iterator[str | Answer]:
+        """Stream one answer: text deltas, then the final Answer."""
+        return self.answerer.stream(question, history=history, chapter=chapter)
+
+
+# ------------------------------------------------------------------ calibration and CLI
+
+
+def calibrate(pipeline: Pipeline, dataset, max_false: float = 0.05) -> dict:
+    """Pick the refusal threshold on a gold JSONL set (``type == "unanswerable"`` rows).
+
+    Maximises the share of unanswerable questions refused while refusing at most
+    ``max_false`` of the answerable ones. Returns the calibration record to store.
+    """
+    import json
+    from pathlib import Path
+
+    from rag.evidence import pick_threshold
+
+    rows = [json.loads(line) for line in Path(dataset).read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+    ans, una = [], []
+    for row in rows:
+        q = pipeline.answerer.prepare(row["question"])
+        (una if row.get("type") == "unanswerable" or not row.get("gold") else ans).append(q.support)
+    threshold, refused, false = pick_threshold(ans, una, max_false)
+    return {"threshold": round(threshold, 6), "dataset": str(dataset),
+            "answerable": len(ans), "unanswerable": len(una),
+            "refused_unanswerable": round(refused, 4), "false_refusal": round(false, 4),
+            "max_false_refusal": max_false, "embedder": pipeline.settings.embedder,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+
+
+def _print_answer(answer: Answer) -> None:
+    if answer.notice:
+        print(f"（{answer.notice}）")
+    print(answer.text)
+    for c in answer.citations:
+        print(f"\n[{c.n}] 「{c.label}」 {c.span[0]}–{c.span[1]}\n    {c.quote}")
+
+
+def run_cli(args, settings: Settings) -> int:
+    """``python -m rag ask``: one question, a batch file, or ``--calibrate``."""
+    import json
+    from pathlib import Path
+
+    from rag.evidence import CALIBRATION_FILE
+
+    calibrating = getattr(args, "calibrate", False)
+    batch = getattr(args, "batch", None)
+    if not calibrating and batch is None and not (args.question or "").strip():
+        raise RetrievalError("问题为空：用法 python -m rag ask \"问题\"")
+    pipeline = Pipeline.from_settings(settings, answerer=args.answerer)
+    if calibrating:
+        record = calibrate(pipeline, args.dataset)
+        out = Path(args.save) if args.save else Path(settings.data_dir) / CALIBRATION_FILE
+        out.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        print(json.dumps(record, ensure_ascii=False))
+        print(f"拒答阈值已写入 {out}", file=sys.stderr)
+        return 0
+    if batch is not None:
+        from rag.cli import _read_batch
+
+        for row in _read_batch(batch):
+            t = time.perf_counter()
+            try:
+                out = pipeline.ask(row["question"], chapter=args.chapter).to_json()
+            except RetrievalError as exc:
+                out = {"answer": "", "refused": False, "answerer": pipeline.answerer.name,
+                       "citations": [], "notice": None, "error": str(exc)}
+            out = {"id": row.get("id"), **out, "seconds": round(time.perf_counter() - t, 4)}
+            print(json.dumps(out, ensure_ascii=False), flush=True)
+        return 0
+    answer = pipeline.ask(args.question, chapter=args.chapter)
+    if args.json:
+        print(json.dumps(answer.to_json(), ensure_ascii=False))
+    else:
+        _print_answer(answer)
+    return 0
+
+
+# rag.llm adds "openai-compatible" and "llama-cpp" to REGISTRY when it is imported; a plain
+# import also works when rag.llm is the module being imported first (it then registers itself).
+import rag.llm  # noqa: E402,F401

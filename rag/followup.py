@@ -1,0 +1,114 @@
+"""Rule-based rewriting of follow-up questions into standalone ones (no LLM needed).
+
+A question is a follow-up when history holds an earlier user question and the new one is
+elliptical: it starts with 那/还有/具体/这… or refers to 这一节/这一章, and names at most a
+couple of topic words of its own. Then:
+
+- 那2035年呢？ after a question with a year → the earlier question with the year replaced;
+- 这一节还提到什么？ → the section cited in the last answer becomes the focus (and its
+  chapter the filter);
+- otherwise the earlier question's topic terms are put in front: 关于汾河治理：具体有哪些措施？
+
+With an LLM configured, answering.py uses the condense prompt instead and falls back here.
+
+Not handled here: retrieval; the LLM rewrite itself.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rag.corpus import cn_to_int
+from rag.wordseg import tokenize
+
+_ELLIPTICAL = re.compile(r"^(那么?|那个|还有|另外|其中|具体|这|该|此|上述|它|其|再|又|同时|以及|和|与)")
+_SECTION_REF = re.compile(r"这一?节|本节|该节|这一?部分|这部分|上面|上述|刚才")
+_CHAPTER_REF = re.compile(r"这一?章|本章|该章")
+_YEAR = re.compile(r"(?:19|20)\d\d年?")
+_LABEL = re.compile(r"「(第([零〇一二两三四五六七八九十百]+)章(?:\s*第([零〇一二两三四五六七八九十百]+)节)?[^」]*)」")
+_QUESTION_WORDS = frozenset("哪些 什么 多少 怎么 怎样 如何 要求 措施 内容 目标 达到 提到 还有 具体 呢".split())
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """A follow-up rewritten: the standalone question and what it inherits."""
+
+    standalone: str
+    chapter: int | None = None  # chapter filter inherited from 这一章/这一节
+    section: tuple[int, int] | None = None  # (chapter, section) to focus on, from 这一节
+    rewritten: bool = False
+
+
+def _user_turns(history) -> list[str]:
+    return [t.get("content", "") for t in history or []
+            if isinstance(t, dict) and t.get("role") == "user" and isinstance(t.get("content"), str)]
+
+
+def _last_cited(history) -> tuple[int, int, str] | None:
+    """(chapter, section, label) of the first source listed in the last assistant answer."""
+    for turn in reversed(history or []):
+        if isinstance(turn, dict) and turn.get("role") == "assistant":
+            m = _LABEL.search(str(turn.get("content", "")))
+            if m:
+                try:
+                    return (cn_to_int(m.group(2)), cn_to_int(m.group(3)) if m.group(3) else 0,
+                            m.group(1))
+                except ValueError:
+                    return None
+            return None
+    return None
+
+
+def topic_terms(question: str) -> list[str]:
+    """Topic words of a question: tokens minus question words, longest forms only."""
+    toks = [t for t in dict.fromkeys(tokenize(question))
+            if len(t) >= 2 and t not in _QUESTION_WORDS and not _YEAR.fullmatch(t)
+            and not t.isdigit()]
+    return [t for t in toks if not any(t != o and t in o for o in toks)]
+
+
+def is_followup(question: str, history) -> bool:
+    """Whether ``question`` leans on an earlier turn (and there is one)."""
+    if not _user_turns(history):
+        return False
+    q = question.strip()
+    if _SECTION_REF.search(q) or _CHAPTER_REF.search(q):
+        return True
+    own = topic_terms(q)
+    return (bool(_ELLIPTICAL.match(q)) and len(own) <= 2) or len(q) <= 6
+
+
+def rewrite_followup(question: str, history) -> Rewrite:
+    """Standalone form of a follow-up question by rule; unchanged if it is not one."""
+    q = question.strip()
+    if not is_followup(q, history):
+        return Rewrite(q)
+    turns = _user_turns(history)
+    # the earlier question may itself have been a follow-up: rewrite it first
+    prev = rewrite_followup(turns[-1], _history_before_last_user(history)).standalone
+    cited = _last_cited(history)
+    if _SECTION_REF.search(q) and cited is not None:
+        body = _SECTION_REF.sub("", q).lstrip("还又")
+        return Rewrite(f"{cited[2]}{body}", chapter=cited[0], section=cited[:2], rewritten=True)
+    if _CHAPTER_REF.search(q) and cited is not None:
+        body = _CHAPTER_REF.sub("", q)
+        topic = "".join(topic_terms(prev)[:4])
+        return Rewrite(f"第{cited[2].split('章')[0][1:]}章中关于{topic}{body}", chapter=cited[0],
+                       rewritten=True)
+    new_year = _YEAR.search(q)
+    if new_year and _YEAR.search(prev):
+        year = new_year.group(0).rstrip("年") + "年"
+        return Rewrite(_YEAR.sub(year, prev, count=1), rewritten=True)
+    body = re.sub(r"^(那么?|还有|另外|那个)", "", q).strip()
+    topic = "".join(topic_terms(prev)[:4])
+    return Rewrite(f"关于{topic}：{body}" if topic else f"{prev}；{body}", rewritten=True)
+
+
+def _history_before_last_user(history) -> list:
+    """History up to (not including) the last user turn."""
+    hist = list(history or [])
+    for i in range(len(hist) - 1, -1, -1):
+        if isinstance(hist[i], dict) and hist[i].get("role") == "user":
+            return hist[:i]
+    return []

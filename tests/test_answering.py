@@ -1,0 +1,186 @@
+"""Extractive answers on the real plan, refusals, follow-ups, input limits and the ask CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rag.answering import REFUSAL, REGISTRY, Answer, clean_question, get_answerer
+from rag.errors import ConfigError, RetrievalError
+from rag.followup import is_followup, rewrite_followup
+
+HISTORY = [{"role": "user", "content": "到2025年全省高新技术企业要达到多少家？"},
+           {"role": "assistant", "content": "根据规划原文：\n……达到5000家[1]。\n\n来源：\n"
+                                            "[1] 「第二章 第三节 培育一流创新主体」"}]
+
+
+# ---------------------------------------------------------------- rules (no index needed)
+
+
+def test_followup_year_is_substituted():
+    r = rewrite_followup("那2035年呢？", HISTORY)
+    assert r.rewritten and r.standalone == "到2035年全省高新技术企业要达到多少家？"
+
+
+def test_followup_this_section_focuses_the_cited_section():
+    r = rewrite_followup("这一节还提到什么？", HISTORY)
+    assert (r.chapter, r.section) == (2, (2, 3))
+    assert r.standalone.startswith("第二章 第三节 培育一流创新主体")
+
+
+def test_followup_elliptical_inherits_topic_terms():
+    r = rewrite_followup("具体有哪些措施？", [{"role": "user", "content": "汾河治理有哪些工程？"}])
+    assert r.standalone == "关于汾河治理工程：具体有哪些措施？"
+
+
+def test_followup_rewrites_chains_of_followups():
+    hist = HISTORY + [{"role": "user", "content": "那2035年呢？"},
+                      {"role": "assistant", "content": "……"}]
+    assert rewrite_followup("那2030年呢？", hist).standalone == "到2030年全省高新技术企业要达到多少家？"
+
+
+@pytest.mark.parametrize("question", ["汾河流域生态保护有哪些重点工程？",
+                                      "到2025年山西5G基站要建到多少座？"])
+def test_full_questions_are_not_followups(question):
+    assert not is_followup(question, HISTORY)
+    assert rewrite_followup(question, HISTORY).standalone == question
+
+
+def test_no_history_means_no_rewrite():
+    assert rewrite_followup("那2035年呢？", []).standalone == "那2035年呢？"
+
+
+def test_clean_question_limits():
+    with pytest.raises(RetrievalError, match="问题为空"):
+        clean_question(" \t\n", 500)
+    with pytest.raises(RetrievalError):
+        clean_question(None, 500)
+    q, notice = clean_question("高新\x00技术\x1b企业" + "啊" * 600, 500)
+    assert q.startswith("高新技术企业") and len(q) == 500 and "500" in notice
+
+
+def test_registry_and_unknown_answerer(real_retriever_free_settings):
+    assert sorted(REGISTRY) == ["extractive", "llama-cpp", "openai-compatible"]
+    with pytest.raises(ConfigError, match="extractive, llama-cpp, openai-compatible"):
+        get_answerer("gpt-magic", real_retriever_free_settings, retriever=None)
+
+
+@pytest.fixture
+def real_retriever_free_settings(tmp_path):
+    from rag.config import load_settings
+
+    return load_settings(data_dir=tmp_path)
+
+
+# ---------------------------------------------------------------- the real plan
+
+
+@pytest.mark.slow
+def test_high_tech_enterprises_by_2025(real_pipeline):
+    a = real_pipeline.ask("到2025年全省高新技术企业要达到多少家？")
+    assert isinstance(a, Answer) and not a.refused and a.answerer == "extractive"
+    assert "5000" in a.text
+    first = a.citations[0]
+    assert (first.chapter, first.section) == (2, 3)
+    assert "「第二章 第三节 培育一流创新主体」" in a.text
+    assert "[1]" in a.text and "5000家" in first.quote
+
+
+@pytest.mark.slow
+def test_quotes_are_exact_file_text(real_pipeline, real_index_settings):
+    text = (real_index_settings.corpus_dir / "shanxi-14th-five-year-plan.txt").read_text("utf-8")
+    for q in ["汾河流域生态保护有哪些重点工程？", "到2025年煤层气地面抽采量要达到多少？",
+              "规划提出要打造多少个战略性新兴产业集群？"]:
+        a = real_pipeline.ask(q)
+        assert a.citations, q
+        assert 1 <= len(a.citations) <= 4
+        for c in a.citations:
+            assert text[c.span[0]:c.span[1]] == c.quote
+            assert f"[{c.n}]" in a.text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question", ["陕西省“十四五”规划提出的5G基站建设目标是多少座？",
+                                      "2022年山西省地区生产总值实际完成了多少亿元？",
+                                      "到2025年全省养老机构床位数要达到多少张？"])
+def test_out_of_scope_is_refused_with_nearby_sections(real_pipeline, question):
+    a = real_pipeline.ask(question)
+    assert a.refused and a.text.startswith(REFUSAL)
+    assert a.citations == ()
+    assert "可能相关" in a.text and a.hits
+
+
+@pytest.mark.slow
+def test_followup_through_the_pipeline(real_pipeline):
+    a = real_pipeline.ask("那2035年呢？", history=HISTORY)
+    assert a.question == "那2035年呢？"
+    assert a.standalone == "到2035年全省高新技术企业要达到多少家？"
+    b = real_pipeline.ask("这一节还提到什么？", history=HISTORY)
+    assert not b.refused
+    assert {(c.chapter, c.section) for c in b.citations} == {(2, 3)}
+
+
+@pytest.mark.slow
+def test_long_question_is_truncated_with_notice(real_pipeline):
+    a = real_pipeline.ask("到2025年全省高新技术企业要达到多少家？" + "请详细说明。" * 200)
+    assert a.notice and "500" in a.notice
+    assert len(a.question) == real_pipeline.settings.max_question_chars
+
+
+@pytest.mark.slow
+def test_stream_yields_text_then_answer(real_pipeline):
+    items = list(real_pipeline.stream("到2025年全省高新技术企业要达到多少家？"))
+    assert isinstance(items[-1], Answer)
+    assert "".join(i for i in items if isinstance(i, str)) == items[-1].text
+
+
+@pytest.mark.slow
+def test_empty_question_is_a_clear_error(real_pipeline):
+    with pytest.raises(RetrievalError, match="问题为空"):
+        real_pipeline.ask("   ")
+
+
+@pytest.mark.slow
+def test_cli_ask_json_and_batch(real_index_settings, tmp_path, capsys):
+    from rag.cli import main
+
+    data = str(real_index_settings.data_dir)
+    assert main(["--data-dir", data, "ask", "到2025年全省高新技术企业要达到多少家？", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) >= {"answer", "refused", "answerer", "citations"}
+    assert out["citations"][0]["chapter"] == 2 and out["citations"][0]["section"] == 3
+    assert set(out["citations"][0]) >= {"n", "doc_id", "chapter", "chapter_title", "section",
+                                        "section_title", "quote"}
+    batch = tmp_path / "q.jsonl"
+    batch.write_text('{"id": "a", "question": "到2025年全省高新技术企业要达到多少家？"}\n'
+                     '{"id": "b", "question": "陕西省“十四五”规划提出的5G基站建设目标是多少座？"}\n',
+                     encoding="utf-8")
+    assert main(["--data-dir", data, "ask", "--batch", str(batch), "--json"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["id"] for x in lines] == ["a", "b"]
+    assert [x["refused"] for x in lines] == [False, True]
+
+
+@pytest.mark.slow
+def test_cli_errors_are_one_line(real_index_settings, capsys):
+    from rag.cli import main
+
+    assert main(["--data-dir", str(real_index_settings.data_dir), "ask", "  "]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("错误：") and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_llm_backends_need_configuration(real_pipeline, real_index_settings, tmp_path):
+    from rag.config import load_settings
+
+    settings = load_settings(corpus_dir=real_index_settings.corpus_dir,
+                             data_dir=real_index_settings.data_dir)
+    with pytest.raises(ConfigError, match="RAG_LLM_BASE_URL"):
+        get_answerer("openai-compatible", settings, real_pipeline.retriever)
+    missing = load_settings(corpus_dir=real_index_settings.corpus_dir,
+                            data_dir=real_index_settings.data_dir,
+                            llm_gguf=tmp_path / "none.gguf")
+    with pytest.raises(ConfigError, match="GGUF|llama-cpp-python"):
+        get_answerer("llama-cpp", missing, real_pipeline.retriever)
