@@ -37,22 +37,42 @@ def failures(section: str, row: str | None = None) -> list[str]:
     return [d for r, cell in rows.items() if row is None or r == row for d in cell[2]]
 
 
+def _rows(title: str, cells: dict[str, list]) -> list[str]:
+    lines = [f"**{title}**", "", "| category | tried | handled | failures |", "|---|---:|---:|---:|"]
+    total = [0, 0]
+    for row, (t, h) in cells.items():
+        lines.append(f"| {row} | {t} | {h} | {t - h} |")
+        total = [total[0] + t, total[1] + h]
+    lines += [f"| **total** | **{total[0]}** | **{total[1]}** | **{total[0] - total[1]}** |", ""]
+    return lines
+
+
 def table() -> str:
-    """The Markdown table: one block per section, a total row for each."""
+    """Markdown tables: bad questions by input category and by path, then every other row."""
     if not _COUNTS:
         return ""
-    lines = ["| category | tried | handled | failures |", "|---|---:|---:|---:|"]
+    by_cat: dict[str, list] = {}
+    by_path: dict[str, list] = {}
+    other: dict[str, list] = {}
     for section, rows in _COUNTS.items():
-        tried = handled = 0
         for row, (t, h, _) in rows.items():
-            lines.append(f"| {section} · {row} | {t} | {h} | {t - h} |")
-            tried, handled = tried + t, handled + h
-        if len(rows) > 1:
-            lines.append(f"| **{section} total** | **{tried}** | **{handled}** | **{tried - handled}** |")
+            if section == "questions" and " · " in row:  # rows are "<category> · <path>"
+                cat, path = row.split(" · ", 1)
+                for d, k in ((by_cat, cat), (by_path, path)):
+                    d.setdefault(k, [0, 0])
+                    d[k] = [d[k][0] + t, d[k][1] + h]
+            else:
+                other[f"{section} · {row}"] = [t, h]
+    lines = []
+    if by_cat:
+        lines += _rows("Bad questions by input category (all paths)", by_cat)
+        lines += _rows("Bad questions by path", by_path)
+    if other:
+        lines += _rows("Faults, security, concurrency", other)
     fails = [f"- {s} · {r}: {d}" for s, rows in _COUNTS.items() for r, c in rows.items()
              for d in c[2][:5]]
     if fails:
-        lines += ["", "First failures:", *fails]
+        lines += ["First failures:", *fails]
     return "\n".join(lines) + "\n"
 
 
