@@ -38,6 +38,12 @@ DEFAULT_CALIBRATION = PROJECT_ROOT / "eval" / CALIBRATION_FILE
 # put the best sentence in a gold section for 86–87% of answerable questions at these
 W_COVERAGE = 0.20
 W_RANK = 0.02
+# Off-topic floor (红烧肉怎么做？梅西在哪个球队？): best sentence cosine below 0.875 and ≥70% of
+# the question's IDF mass in words the plan never uses. The dev set has no such questions;
+# these values refuse none of its 196 answerable ones (lowest answerable cosine 0.870, and
+# those colloquial questions keep more plan words).
+OFF_TOPIC_COSINE = 0.875
+OFF_TOPIC_UNKNOWN = 0.7
 # A question asking for an amount / a time, and the unit it wants (longest first).
 _ASKS_NUMBER = re.compile(r"多少|(?<!哪)几[个项家座所年岁张套条种批倍]|百分之几|第几")
 _ASKS_TIME = re.compile(r"哪一年|哪年|什么时候|何时|哪一天")
@@ -106,6 +112,7 @@ class Features:
     typed_coverage: float  # best topic coverage among top sentences that hold the asked value
     no_typed_evidence: bool  # no top sentence holds the asked value type in the asked time frame
     foreign: bool  # names a region or year the plan never mentions
+    off_topic: bool = False  # weak best sentence and mostly words the plan never uses
 
     def refusal_score(self) -> float:
         """Support in [-1, 2]; a question is refused below the calibrated threshold.
@@ -116,7 +123,7 @@ class Features:
         value questions score their typed topic coverage; other questions score
         1 + cosine and are refused only by the hard checks.
         """
-        if self.foreign or self.no_typed_evidence:
+        if self.foreign or self.no_typed_evidence or self.off_topic:
             return -1.0
         if self.asks_value:
             return self.typed_coverage
@@ -224,8 +231,9 @@ class SentenceScorer:
         focus = [t for t in q_tokens if t not in _FRAME and not re.fullmatch(r"\d+", t)]
         typed_cov = max((self.coverage(focus, self._tokens[x.unit.id]) for x in typed),
                         default=0.0)
+        off_topic = best.cosine < OFF_TOPIC_COSINE and unknown >= OFF_TOPIC_UNKNOWN
         return Features(best.cosine, best.coverage, sec_cov, unknown, asks, typed_cov,
-                        not typed, foreign)
+                        not typed, foreign, off_topic)
 
 
 def load_threshold(settings: Settings) -> float:

@@ -50,6 +50,8 @@ def build_messages(question: str, hits) -> list[dict]:
 class LLMAnswerer(Answerer):
     """Base of the LLM backends: prompt, stream, validate, cite, fall back."""
 
+    max_tokens = MAX_TOKENS  # per answer; lower it for small local models
+
     def __init__(self, settings, retriever):
         super().__init__(settings, retriever)
         self.extractive = ExtractiveAnswerer(settings, retriever)
@@ -175,7 +177,7 @@ class OpenAICompatibleAnswerer(LLMAnswerer):
         return [ChatMessage(role=m["role"], content=m["content"]) for m in messages]
 
     def _chat_stream(self, messages):
-        for chunk in self.llm.stream_chat(self._messages(messages)):
+        for chunk in self.llm.stream_chat(self._messages(messages), max_tokens=self.max_tokens):
             yield chunk.delta or ""
 
     def _chat(self, messages):
@@ -205,7 +207,8 @@ class LlamaCppAnswerer(LLMAnswerer):
 
     def _chat_stream(self, messages):
         for chunk in self.llm.create_chat_completion(messages=messages, stream=True,
-                                                     max_tokens=MAX_TOKENS, temperature=0.1):
+                                                     max_tokens=self.max_tokens,
+                                                     temperature=0.1):
             yield chunk["choices"][0].get("delta", {}).get("content") or ""
 
 

@@ -184,3 +184,10 @@ def test_llm_backends_need_configuration(real_pipeline, real_index_settings, tmp
                             llm_gguf=tmp_path / "none.gguf")
     with pytest.raises(ConfigError, match="GGUF|llama-cpp-python"):
         get_answerer("llama-cpp", missing, real_pipeline.retriever)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question", ["红烧肉怎么做？", "梅西在哪个球队踢球？"])
+def test_off_topic_question_is_refused(real_pipeline, question):
+    a = real_pipeline.ask(question)
+    assert a.refused and a.text.startswith(REFUSAL) and a.citations == ()
