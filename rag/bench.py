@@ -315,9 +315,8 @@ def serve_bench(data_dir: Path, corpus_dir: Path, embedder: str, clients: list[i
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     env = {**os.environ, "RAG_DATA_DIR": str(data_dir), "RAG_CORPUS_DIR": str(corpus_dir),
-           "RAG_EMBEDDER": embedder, "RAG_APP_HOST": "127.0.0.1", "RAG_APP_PORT": str(port),
-           "RAG_APP_PASSWORD": ""}
-    env.pop("RAG_APP_PASSWORD")  # a password would make gradio_client fail to connect
+           "RAG_EMBEDDER": embedder, "RAG_APP_HOST": "127.0.0.1", "RAG_APP_PORT": str(port)}
+    env.pop("RAG_APP_PASSWORD", None)  # loopback only; a password would lock the clients out
     out: dict = {"port": port, "levels": []}
     with log_path.open("w") as logf:
         proc = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port",

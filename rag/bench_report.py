@@ -98,15 +98,14 @@ def render_md(res: dict) -> str:
     rows = []
     for n in scales:
         ing = res["scales"][str(n)]["ingest"]
-        rows.append([f"×{n}（含缓存）", *[ing["timings"].get(k) for k in STAGES],
-                     f"{ing['embedded']}/{ing['cached']}", ing["index_bytes"]["total"] / 2**20,
-                     ing["peak_rss_mb"], ing["warm_s"]])
+        rows.append([f"×{n}（含缓存）", *_ingest_cells(ing)])
     unc = res.get("uncached_ingest")
     if unc:
-        rows.append(["×1（不用随附缓存）", *[unc["timings"].get(k) for k in STAGES],
-                     f"{unc['embedded']}/{unc['cached']}", unc["index_bytes"]["total"] / 2**20,
-                     unc["peak_rss_mb"], unc["warm_s"]])
-    lines += _table(["规模", *STAGES, "新嵌入/缓存命中", "索引 MB", "峰值 RSS MB", "热重复 s"], rows)
+        rows.append(["×1（不用随附缓存）", *_ingest_cells(unc)])
+    lines += ["total 为 build_index 内部计时（含嵌入模型加载，不含 Python 导入）；"
+              "“进程”为整个子进程的墙钟时间（含导入与热重复摄取）。", ""]
+    lines += _table(["规模", *STAGES, "进程 s", "新嵌入/缓存命中", "索引 MB（Chroma/BM25）",
+                     "峰值 RSS MB", "热重复 s"], rows)
     cli = res.get("warm_cli")
     if cli:
         lines += [f"`python -m rag ingest` 热重复（整个进程，含导入）：{cli['wall_s']:.2f} s，"
@@ -144,6 +143,13 @@ def render_md(res: dict) -> str:
     if res.get("notes"):
         lines += ["## 备注", "", *[f"- {n}" for n in res["notes"]], ""]
     return "\n".join(lines)
+
+
+def _ingest_cells(ing: dict) -> list:
+    size = ing["index_bytes"]
+    mb = f"{size['total'] / 2**20:.1f}（{size.get('chroma', 0) / 2**20:.1f}/{size.get('bm25', 0) / 2**20:.1f}）"
+    return [*[ing["timings"].get(k) for k in STAGES], ing.get("process_s"),
+            f"{ing['embedded']}/{ing['cached']}", mb, ing["peak_rss_mb"], ing["warm_s"]]
 
 
 def _naive_md(res: dict, one: int) -> list[str]:
