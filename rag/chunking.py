@@ -24,7 +24,7 @@ from pathlib import Path
 
 from rag.corpus import Corpus, Section
 
-CHUNKER_VERSION = "2"
+CHUNKER_VERSION = "3"  # bumped when the index layout changes too (3: heading vectors)
 _SENT_END = re.compile(r"[^。！？；!?;\n]*(?:[。！？；!?;]+[”’」』)]*|\n+|$)")
 _CLAUSE_END = re.compile(r"[^，、,:：]*(?:[，、,:：]+|$)")
 

@@ -39,18 +39,22 @@ class Settings(BaseSettings):
     # embeddings
     embedder: str = "e5-small-q4"
     embed_batch_size: int = Field(32, ge=1)
+    st_query_prefix: str = ""  # e.g. "query: " for e5, an instruction for bge
+    st_passage_prefix: str = ""  # e.g. "passage: " for e5
     # chunking (tokens counted with tiktoken cl100k_base)
-    chunk_tokens: int = Field(160, ge=16)
+    chunk_tokens: int = Field(350, ge=16)  # ~250 CJK characters; 160 measured slightly worse
     chunk_overlap: int = Field(1, ge=0)  # sentences carried into the next chunk
     prefix_dense: bool = False  # prepend the heading path to the embedded chunk text
     prefix_bm25: bool = True  # prepend the heading path to the BM25-indexed text
     # retrieval
     mode: str = "hybrid"
     top_k: int = Field(5, ge=1, le=100)
-    rrf_k: int = Field(60, ge=1)
-    weight_sentence: float = 1.0
+    # RRF over section rankings; measured on eval/datasets/dev.jsonl (README, design notes)
+    rrf_k: int = Field(10, ge=1)
+    weight_sentence: float = 1.5
     weight_chunk: float = 1.0
-    weight_bm25: float = 0.5
+    weight_bm25: float = 1.0
+    weight_heading: float = 0.25
     # chroma server (unset: embedded PersistentClient under data_dir)
     chroma_host: str | None = None
     chroma_port: int = 8000

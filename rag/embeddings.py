@@ -151,6 +151,13 @@ def get_embedder(name: str, *, query_prefix: str = "", passage_prefix: str = "",
     return model
 
 
+def embedder_for(settings) -> BaseEmbedding:
+    """The embedder the settings name, with their prefixes and batch size."""
+    return get_embedder(settings.embedder, query_prefix=settings.st_query_prefix,
+                        passage_prefix=settings.st_passage_prefix,
+                        embed_batch_size=settings.embed_batch_size)
+
+
 def embedder_slug(name: str) -> str:
     """A filesystem-safe id for an embedder name."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_")[:80]
@@ -231,7 +238,12 @@ def embed_texts(model: BaseEmbedding, texts: list[str], cache: EmbeddingCache | 
     from tqdm.auto import tqdm
 
     out: list[np.ndarray | None] = [cache.get(t) if cache else None for t in texts]
-    todo = [i for i, v in enumerate(out) if v is None]
+    first: dict[str, int] = {}  # identical texts (replicated documents) are embedded once
+    todo, dupes = [], []
+    for i, v in enumerate(out):
+        if v is None:
+            (dupes if texts[i] in first else todo).append(i)
+            first.setdefault(texts[i], i)
     if todo:
         batch = max(1, int(getattr(model, "embed_batch_size", 32)))
         with tqdm(total=len(todo), desc=desc, unit="句", disable=not progress) as bar:
@@ -243,5 +255,7 @@ def embed_texts(model: BaseEmbedding, texts: list[str], cache: EmbeddingCache | 
                     if cache is not None:
                         cache.put(texts[i], out[i])
                 bar.update(len(idx))
+    for i in dupes:
+        out[i] = out[first[texts[i]]]
     mat = np.stack(out) if out else np.zeros((0, 0), dtype=np.float32)
     return mat, len(todo)

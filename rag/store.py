@@ -34,7 +34,6 @@ from rag import __version__
 from rag.chunking import CHUNKER_VERSION, Chunk, chunk_corpus
 from rag.config import PROJECT_ROOT, Settings
 from rag.corpus import Corpus, Section, load_corpus
-from rag.embeddings import EmbeddingCache, embed_texts, embedder_slug, get_embedder
 from rag.errors import IndexError_, IndexMismatchError, RagError
 from rag.wordseg import tokenize
 
@@ -102,6 +101,21 @@ def _nodes(units: list[Chunk], vectors: np.ndarray, prefix: bool):
             for u, v in zip(units, vectors)]
 
 
+def heading_id(section: Section) -> str:
+    """Id of a section's heading vector (its ``章标题 > 节标题`` path, embedded alone)."""
+    return f"{section.doc_id}:{section.chapter}:{section.section}:h"
+
+
+def _heading_nodes(sections: list[Section], vectors: np.ndarray):
+    from llama_index.core.schema import TextNode
+
+    return [TextNode(id_=heading_id(s), text=s.heading_path, embedding=v.tolist(),
+                     metadata={"doc_id": s.doc_id, "chapter": s.chapter, "section": s.section,
+                               "kind": "h"},
+                     excluded_embed_metadata_keys=["doc_id", "chapter", "section", "kind"])
+            for s, v in zip(sections, vectors)]
+
+
 def _write_jsonl(path: Path, rows) -> None:
     with path.open("w", encoding="utf-8") as fh:
         for row in rows:
@@ -117,6 +131,10 @@ def _section_row(s: Section) -> dict:
     d = asdict(s)
     d["parts"] = [list(p) for p in s.parts]
     return d
+
+
+def _section_from_row(r: dict) -> Section:
+    return Section(**{**r, "parts": tuple(tuple(p) for p in r["parts"])})
 
 
 def current_manifest(settings: Settings) -> Manifest | None:
@@ -176,6 +194,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = T
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
+
     stage = on_stage or (lambda name, frac: None)
     stage("parse", 0.0)
     corpus = corpus or load_corpus(settings.corpus_dir)
@@ -185,6 +204,10 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = T
     if old and not rebuild and old.build_key() == wanted_key(settings, corpus) \
             and (old.chroma_host or None) == (settings.chroma_host or None):
         return BuildReport(None, True, 0, 0, timings, old.counts)
+
+    # llama-index (behind rag.embeddings) takes seconds to import: only a real build needs it,
+    # so a warm "nothing changed" ingest stays fast.
+    from rag.embeddings import EmbeddingCache, embed_texts, embedder_for, embedder_slug
 
     t = time.perf_counter()
     stage("chunk", 0.05)
@@ -205,13 +228,15 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = T
 
     t = time.perf_counter()
     stage("embed", 0.1)
-    model = get_embedder(settings.embedder, embed_batch_size=settings.embed_batch_size)
+    model = embedder_for(settings)
     slug = embedder_slug(settings.embedder)
     cache = EmbeddingCache(data_dir / "embed-cache" / f"{slug}.npz", settings.embedder,
                            shipped=SHIPPED_CACHE_DIR / f"{slug}.npz")
     if use_shipped_cache:
         cache.load_shipped(model)
-    texts = [u.index_text(settings.prefix_dense) for u in sentences + chunks]
+    sections = corpus.sections
+    texts = ([u.index_text(settings.prefix_dense) for u in sentences + chunks]
+             + [sec.heading_path for sec in sections])
     vectors, embedded = embed_texts(model, texts, cache, progress=progress)
     if cache.dirty:
         try:
@@ -225,14 +250,17 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = T
     stage("chroma", 0.8)
     prefix = f"rag_{build_id.replace('-', '_')}"
     client = _chroma_client(settings, build / "chroma")
-    n_s = len(sentences)
+    n_s, n_c = len(sentences), len(chunks)
     # llama-index hands Chroma up to 41665 records at once, but Chroma refuses batches above
     # its own limit (5461 here): a corpus of a few plans already has more sentences than that
     batch = int(getattr(client, "get_max_batch_size", lambda: 5000)())
-    for suffix, units, vecs in (("_s", sentences, vectors[:n_s]), ("_c", chunks, vectors[n_s:])):
+    for suffix, items, vecs, make in (
+            ("_s", sentences, vectors[:n_s], lambda u, v: _nodes(u, v, settings.prefix_dense)),
+            ("_c", chunks, vectors[n_s:n_s + n_c], lambda u, v: _nodes(u, v, settings.prefix_dense)),
+            ("_h", sections, vectors[n_s + n_c:], _heading_nodes)):
         store = _vector_store(client, prefix + suffix, True)
-        for i in range(0, len(units), batch):
-            store.add(_nodes(units[i:i + batch], vecs[i:i + batch], settings.prefix_dense))
+        for i in range(0, len(items), batch):
+            store.add(make(items[i:i + batch], vecs[i:i + batch]))
     timings["chroma"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -247,8 +275,8 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = T
 
     _write_jsonl(build / "units.jsonl", (asdict(u) for u in sentences + chunks))
     _write_jsonl(build / "sections.jsonl", (_section_row(s) for s in corpus.sections))
-    counts = {"documents": len(corpus.documents), "sections": len(corpus.sections),
-              "sentences": len(sentences), "chunks": len(chunks)}
+    counts = {"documents": len(corpus.documents), "sections": len(sections),
+              "sentences": len(sentences), "chunks": len(chunks), "headings": len(sections)}
     timings["total"] = time.perf_counter() - t0
     manifest = Manifest(
         **wanted_key(settings, corpus), dim=dim, build_id=build_id,
@@ -268,7 +296,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = T
     stage("done", 1.0)
     old_prefix = old.collection_prefix if old and old.chroma_host else None
     if old_prefix and settings.chroma_host:
-        for suffix in ("_s", "_c"):
+        for suffix in ("_s", "_c", "_h"):
             try:
                 client.delete_collection(old_prefix + suffix)
             except Exception:  # an old collection already gone is fine
@@ -283,6 +311,8 @@ def export_shipped_cache(settings: Settings) -> Path:
     Only vectors of the current corpus's units are written, keyed by text hash; ingestion
     trusts the file only after re-embedding the sample texts to the same vectors.
     """
+    from rag.embeddings import EmbeddingCache, embedder_slug, text_key
+
     index_root = settings.index_dir
     manifest = current_manifest(settings)
     if manifest is None:
@@ -291,8 +321,8 @@ def export_shipped_cache(settings: Settings) -> Path:
     cache = EmbeddingCache(Path(settings.data_dir) / "embed-cache" / f"{slug}.npz",
                            manifest.embedder)
     units = [Chunk(**r) for r in _read_jsonl(index_root / "units.jsonl")]
-    texts = [u.index_text(manifest.prefix_dense) for u in units]
-    from rag.embeddings import text_key
+    texts = [u.index_text(manifest.prefix_dense) for u in units] + [
+        _section_from_row(r).heading_path for r in _read_jsonl(index_root / "sections.jsonl")]
 
     out = SHIPPED_CACHE_DIR / f"{slug}.npz"
     cache.save(out, keys=[text_key(t) for t in texts])
@@ -302,7 +332,7 @@ def export_shipped_cache(settings: Settings) -> Path:
 
 
 class Index:
-    """An opened, read-only index: units, sections, BM25 and the two Chroma collections."""
+    """An opened, read-only index: units, sections, BM25 and the three Chroma collections."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -322,8 +352,7 @@ class Index:
             self.units: dict[str, Chunk] = {
                 r["id"]: Chunk(**r) for r in _read_jsonl(root / "units.jsonl")}
             self.sections: list[Section] = [
-                Section(**{**r, "parts": tuple(tuple(p) for p in r["parts"])})
-                for r in _read_jsonl(root / "sections.jsonl")]
+                _section_from_row(r) for r in _read_jsonl(root / "sections.jsonl")]
             import bm25s
 
             self.bm25 = bm25s.BM25.load(str(root / "bm25"))
@@ -335,6 +364,7 @@ class Index:
             client = _chroma_client(settings, root / "chroma")
             self.sentence_store = _vector_store(client, manifest.collection_prefix + "_s", False)
             self.chunk_store = _vector_store(client, manifest.collection_prefix + "_c", False)
+            self.heading_store = _vector_store(client, manifest.collection_prefix + "_h", False)
             if self.sentence_store._collection.count() != manifest.counts.get("sentences"):
                 raise IndexError_("Chroma 中的向量数与清单不符")
         except RagError as exc:

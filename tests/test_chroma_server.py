@@ -64,5 +64,5 @@ def test_ingest_and_search_through_chroma_server(chroma_server, tiny_corpus, tmp
     again = build_index(settings, rebuild=True, progress=False)
     after = {c.name if hasattr(c, "name") else c for c in client.list_collections()}
     assert again.build_id != report.build_id
-    assert len(after) == 2 and not (before & after)
+    assert len(after) == 3 and not (before & after)  # sentences, chunks, headings
     assert Retriever(Index(settings)).search("研发平台", k=1)[0].key == ("tiny", 2, 1)
