@@ -400,7 +400,8 @@ class App:
 
     def make_quiz(self, chapters, sections, n, types, difficulty, seed):
         """Generate a quiz; returns (items, preview HTML, 4 download paths)."""
-        from rag.quiz import export_quiz, generate_quiz
+        from rag.quiz import generate_quiz
+        from rag.quiz_export import export_quiz
 
         if not types:
             raise gr.Error("请至少选择一种题型。")
@@ -424,7 +425,7 @@ class App:
 
     def grade_practice(self, items, *answers) -> str:
         """Practice mode: grade the trainee's answers; score plus explanation and source per item."""
-        from rag.quiz import grade
+        from rag.quiz_export import grade
 
         if not items:
             raise gr.Error("请先生成题目。")

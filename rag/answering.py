@@ -16,6 +16,8 @@ LLM clients (llm.py), rendering (app.py).
 
 from __future__ import annotations
 
+import importlib
+
 import re
 import sys
 import time
@@ -300,14 +302,20 @@ def _with_marker(quote: str, n: int) -> str:
     return (flat[:m.start()] + f"[{n}]" + flat[m.start():]) if m else f"{flat}[{n}]"
 
 
-REGISTRY: dict[str, type[Answerer]] = {"extractive": ExtractiveAnswerer}
+# name -> "module:Class"; LLM backends live in rag.llm and are imported only when chosen
+REGISTRY: dict[str, str] = {
+    "extractive": "rag.answering:ExtractiveAnswerer",
+    "openai-compatible": "rag.llm:OpenAICompatibleAnswerer",
+    "llama-cpp": "rag.llm:LlamaCppAnswerer",
+}
 
 
 def get_answerer(name: str, settings: Settings, retriever: Retriever) -> Answerer:
     """Build the answerer registered under ``name``; unknown names list the choices."""
     if name not in REGISTRY:
         raise ConfigError(f"未知的回答方式 {name!r}；可用：{', '.join(sorted(REGISTRY))}")
-    return REGISTRY[name](settings, retriever)
+    module, cls = REGISTRY[name].split(":")
+    return getattr(importlib.import_module(module), cls)(settings, retriever)
 
 
 class Pipeline:
@@ -377,6 +385,7 @@ def run_cli(args, settings: Settings) -> int:
     import json
     from pathlib import Path
 
+    from rag.batchio import print_json, read_batch
     from rag.evidence import CALIBRATION_FILE
 
     calibrating = getattr(args, "calibrate", False)
@@ -392,9 +401,7 @@ def run_cli(args, settings: Settings) -> int:
         print(f"拒答阈值已写入 {out}", file=sys.stderr)
         return 0
     if batch is not None:
-        from rag.cli import _read_batch
-
-        for row in _read_batch(batch):
+        for row in read_batch(batch):
             t = time.perf_counter()
             try:
                 out = pipeline.ask(row["question"], chapter=args.chapter).to_json()
@@ -402,16 +409,11 @@ def run_cli(args, settings: Settings) -> int:
                 out = {"answer": "", "refused": False, "answerer": pipeline.answerer.name,
                        "citations": [], "notice": None, "error": str(exc)}
             out = {"id": row.get("id"), **out, "seconds": round(time.perf_counter() - t, 4)}
-            print(json.dumps(out, ensure_ascii=False), flush=True)
+            print_json(out)
         return 0
     answer = pipeline.ask(args.question, chapter=args.chapter)
     if args.json:
-        print(json.dumps(answer.to_json(), ensure_ascii=False))
+        print_json(answer.to_json())
     else:
         _print_answer(answer)
     return 0
-
-
-# rag.llm adds "openai-compatible" and "llama-cpp" to REGISTRY when it is imported; a plain
-# import also works when rag.llm is the module being imported first (it then registers itself).
-import rag.llm  # noqa: E402,F401

@@ -7,43 +7,12 @@ becomes one line on stderr and exit status 1 (2 for usage errors); no tracebacks
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 from rag.config import load_settings
+from rag.batchio import print_json as _print_json
+from rag.batchio import read_batch as _read_batch
 from rag.errors import RagError
-
-
-def _print_json(obj) -> None:
-    text = json.dumps(obj, ensure_ascii=False)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # an unpaired surrogate echoed from input: \u-escape everything
-        text = json.dumps(obj)
-    print(text)
-
-
-def _read_batch(path: str) -> list[dict]:
-    """Lines of a JSONL file that carry a non-empty "question"; bad lines are errors."""
-    from rag.errors import RetrievalError
-
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RetrievalError(f"无法读取批量文件 {path}：{exc}") from None
-    rows = []
-    for no, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise RetrievalError(f"{path}:{no}: 不是合法的 JSON（{exc.msg}）") from None
-        if not isinstance(row, dict) or not isinstance(row.get("question"), str):
-            raise RetrievalError(f"{path}:{no}: 缺少字符串字段 \"question\"")
-        rows.append(row)
-    return rows
 
 
 # ------------------------------------------------------------------ commands
@@ -114,7 +83,7 @@ def cmd_eval(args, settings) -> int:
 
 
 def cmd_quiz(args, settings) -> int:
-    from rag.quiz import run_cli
+    from rag.quiz_export import run_cli
 
     return run_cli(args, settings)
 

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from rag.answering import (FALLBACK_NOTICE, REFUSAL, REGISTRY, Answer, Answerer,
+from rag.answering import (FALLBACK_NOTICE, REFUSAL, Answer, Answerer,
                            ExtractiveAnswerer, Query, _join)
 from rag.citations import (Citation, answer_sentences, attach_markers, overlap_similarity,
                            trim_span, validate_markers, MARKER)
@@ -211,6 +211,3 @@ class LlamaCppAnswerer(LLMAnswerer):
                                                      temperature=0.1):
             yield chunk["choices"][0].get("delta", {}).get("content") or ""
 
-
-REGISTRY["openai-compatible"] = OpenAICompatibleAnswerer
-REGISTRY["llama-cpp"] = LlamaCppAnswerer

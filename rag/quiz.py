@@ -12,8 +12,8 @@ quote, same kind of place, or another section title for 「出自哪一节」 it
 them near (hard: close in magnitude / same chapter) or far (easy). Judge items are the original
 sentence (正确) or the sentence with one fact swapped (错误), never a sentence the plan contains.
 
-Not handled here: exports, grading and the grounding check ``check_item`` (rag/quiz_export.py;
-``grade`` and ``export_quiz`` here delegate to it), the app tab, and LLM-written questions (not
+Not handled here: exports, grading, the grounding check ``check_item`` and the ``quiz`` CLI
+(rag/quiz_export.py, which builds on this module), the app tab, and LLM-written questions (not
 implemented).
 """
 
@@ -507,60 +507,3 @@ def _take(queue: list, kind: str, pools: _Pools, rng: Random, difficulty: str,
             used_sent.add(sent.start)
         return item
     return None
-
-
-# ------------------------------------------------------------------ grading and exports (quiz_export.py)
-
-
-def grade(items: Sequence[QuizItem], answers: dict[str, str]) -> tuple[int, list[dict]]:
-    """Score a practice attempt: (number correct, one result dict per item); see quiz_export.grade."""
-    from rag.quiz_export import grade as _grade
-
-    return _grade(items, answers)
-
-
-def export_quiz(items: Sequence[QuizItem], fmt: str, path):
-    """Write the quiz as md | csv | json | docx to ``path``; returns the Path (see quiz_export)."""
-    from rag.quiz_export import export_quiz as _export
-
-    return _export(items, fmt, path)
-
-
-# ------------------------------------------------------------------ CLI
-
-
-def _int_list(text: str | None, what: str) -> list[int] | None:
-    if text is None:
-        return None
-    try:
-        return [int(x) for x in text.replace("，", ",").split(",") if x.strip()]
-    except ValueError:
-        raise QuizError(f"{what} 应为逗号分隔的整数，如 2,3；收到「{text}」") from None
-
-
-def run_cli(args, settings) -> int:
-    """``python -m rag quiz``: generate, then print (md/json) or write --out."""
-    import sys
-
-    from rag.corpus import load_corpus
-    from rag.quiz_export import FORMATS, render
-
-    if args.format not in FORMATS:
-        raise QuizError(f"未知格式：{args.format}；可选 {', '.join(FORMATS)}")
-    if args.format in ("csv", "docx") and not args.out:
-        raise QuizError(f"{args.format} 格式需要用 --out 指定输出文件")
-    corpus = load_corpus(settings.corpus_dir)
-    sections_arg = None
-    if args.sections:
-        sections_arg = [k for k in args.sections.replace("，", ",").split(",") if k.strip()]
-    items = generate_quiz(corpus.sections, n=args.n, types=args.types, seed=args.seed,
-                          difficulty=args.difficulty, chapters=_int_list(args.chapters, "--chapters"),
-                          section_keys=sections_arg)
-    if args.out:
-        path = export_quiz(items, args.format, args.out)
-        counts = {TYPE_NAMES[t]: sum(i.type == t for i in items) for t in QUIZ_TYPES}
-        print(f"已生成 {len(items)} 道题（" + "，".join(f"{k} {v}" for k, v in counts.items() if v)
-              + f"）：{path}", file=sys.stderr)
-    else:
-        sys.stdout.write(render(items, args.format))
-    return 0

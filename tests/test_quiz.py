@@ -12,8 +12,8 @@ import pytest
 from rag.cli import main as cli_main
 from rag.corpus import load_corpus
 from rag.quiz import (CHOICE_BLANK, CLOZE_BLANK, JUDGE_OPTIONS, QuizError, QuizItem, _NUMBER,
-                      _analyse, _boundaries, generate_quiz, grade)
-from rag.quiz_export import check_item, export_quiz, render
+                      _analyse, _boundaries, generate_quiz)
+from rag.quiz_export import check_item, export_quiz, grade, render
 
 from tests.conftest import REAL_CORPUS
 
