@@ -159,7 +159,10 @@ class Answerer(ABC):
         """Validate, rewrite a follow-up, retrieve, score sentences and decide refusal."""
         t0 = time.perf_counter()
         q, notice = clean_question(question, self.settings.max_question_chars)
-        standalone, inherited, focus = self.rewrite(q, history) if history else (q, None, None)
+        # only emoji/punctuation: nothing to look up, and nothing to attach to a previous turn
+        contentless = not re.search(r"[^\W_]", q)
+        standalone, inherited, focus = (self.rewrite(q, history) if history and not contentless
+                                        else (q, None, None))
         standalone = standalone[: self.settings.max_question_chars]
         if chapter is None:
             chapter = inherited
@@ -172,7 +175,7 @@ class Answerer(ABC):
         scored = self.scorer.score(standalone, qvec, hits)
         features = self.scorer.features(standalone, scored)
         support = features.refusal_score()
-        refused = not scored or (focus is None and support < self.threshold)
+        refused = contentless or not scored or (focus is None and support < self.threshold)
         t3 = time.perf_counter()
         return Query(q, standalone, chapter, tuple(hits), tuple(scored), support, refused,
                      notice, {"rewrite": t1 - t0, "retrieve": t2 - t1, "score": t3 - t2})
@@ -247,11 +250,16 @@ class ExtractiveAnswerer(Answerer):
         best = typed[0] if typed else scored[0]
         picked = [best]
         sections = [best.hit.key]
+        seen = {" ".join(best.unit.text.split())}  # the notice header repeats its metadata lines
         for s in scored:
             if len(picked) >= MAX_SENTENCES:
                 break
             if s is best or s.score < best.score - _NEAR_BEST:
                 continue
+            text = " ".join(s.unit.text.split())
+            if text in seen:
+                continue
+            seen.add(text)
             if s.hit.key not in sections:
                 if len(sections) >= MAX_SECTIONS or s.score < best.score - _NEAR_BEST_OTHER:
                     continue

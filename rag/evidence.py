@@ -133,6 +133,18 @@ class Features:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
 
 
+_CLAUSE_MARKS = re.compile(r"[。；;，,：:！？!?、]")
+
+
+def is_statement(text: str) -> bool:
+    """False for lines that state nothing: headings (第三节 …), 附件:, 扫一扫… page furniture.
+
+    They stay in the index (retrieval matches titles) but are never quoted as an answer.
+    """
+    text = text.strip()
+    return bool(_CLAUSE_MARKS.search(text.rstrip(":：")) or len(text) >= 25)
+
+
 class SentenceScorer:
     """Holds every sentence's vector and tokens; scores candidates for a question."""
 
@@ -141,7 +153,8 @@ class SentenceScorer:
         self.sentences: dict[tuple, list[Chunk]] = {}  # (doc, chapter, section) -> sentences
         units = [u for u in index.units.values() if u.kind == "s"]
         for u in units:
-            self.sentences.setdefault(u.key, []).append(u)
+            if is_statement(u.text):
+                self.sentences.setdefault(u.key, []).append(u)
         for key in self.sentences:
             self.sentences[key].sort(key=lambda u: u.ordinal)
         got = index.sentence_store._collection.get(include=["embeddings"])

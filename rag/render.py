@@ -1,0 +1,135 @@
+"""HTML for the app: answers with their sources panel, section text with highlighted quotes,
+quiz previews and practice results.
+
+Everything taken from the corpus or typed by a user is HTML-escaped here. The output is one
+block per answer without blank lines, because the chat renders Markdown and a blank line would
+end an HTML block.
+
+Not handled here: Gradio wiring (app.py) and anything that decides content (rag.answering,
+rag.quiz).
+"""
+
+from __future__ import annotations
+
+import html
+
+from rag.corpus import Section
+from rag.quiz import TYPE_NAMES
+
+
+def esc(text) -> str:
+    """HTML-escape text from the corpus or a user (quotes too)."""
+    return html.escape(str(text), quote=True)
+
+
+def _to_text_offset(section: Section, pos: int) -> int | None:
+    """Map a character offset in the source file to an offset in ``section.text``."""
+    acc = 0
+    for start, end in section.parts:
+        if start <= pos <= end:
+            return acc + pos - start
+        acc += end - start
+    return None
+
+
+def section_html(section: Section, marks: list[tuple[tuple[int, int], str]] = ()) -> str:
+    """The section text, escaped, with each (source span, quote) highlighted in <mark>."""
+    text = section.text
+    ranges = []
+    for span, quote in marks:
+        a = _to_text_offset(section, span[0]) if span else None
+        b = a + (span[1] - span[0]) if a is not None else None
+        if a is None or text[a:b] != quote:  # spans are the contract; fall back to the quote
+            a = text.find(quote) if quote else -1
+            b = a + len(quote)
+        if a >= 0 and b > a:
+            ranges.append((a, b))
+    out, pos = [], 0
+    for a, b in sorted(ranges):
+        if a < pos:  # overlapping quotes: the first one already covers this part
+            a = pos
+        if b <= a:
+            continue
+        out += [esc(text[pos:a]), "<mark>", esc(text[a:b]), "</mark>"]
+        pos = b
+    out.append(esc(text[pos:]))
+    body = "".join(out).strip()
+    # one line, no blank lines: the chat renders Markdown, where a blank line ends an HTML block
+    return "<br>".join(line for line in body.splitlines() if line.strip())
+
+
+def _details(summary: str, body: str) -> str:
+    return (f"<details><summary>{summary}</summary>"
+            f"<div class='section-text'>{body}</div></details>")
+
+
+def sources_html(answer, index) -> str:
+    """The sources panel: one expandable entry per cited section, quotes highlighted."""
+    groups: dict[tuple, list] = {}
+    for c in answer.citations:
+        groups.setdefault((c.doc_id, c.chapter, c.section), []).append(c)
+    parts = []
+    for key, cites in groups.items():
+        try:
+            section = index.section(*key)
+        except KeyError:
+            continue
+        nums = "".join(f"[{c.n}]" for c in cites)
+        body = section_html(section, [(tuple(c.span), c.quote) for c in cites])
+        parts.append(_details(f"{nums} 「{esc(section.label)}」", body))
+    if not parts:
+        return ""
+    return "<div class='sources'><b>引用出处</b>（点击展开原文，高亮为引用句）" + "".join(parts) + "</div>"
+
+
+def related_html(answer, index) -> str:
+    """For a refusal: the nearest sections as 可能相关, each expandable to its text."""
+    parts = []
+    for h in answer.hits[:5]:
+        try:
+            section = index.section(h.doc_id, h.chapter, h.section)
+        except KeyError:
+            continue
+        parts.append(_details(f"「{esc(section.label)}」", section_html(section, [(h.span, h.text)])))
+    if not parts:
+        return ""
+    return "<div class='sources'><b>可能相关章节原文</b>（点击展开）" + "".join(parts) + "</div>"
+
+
+def render_answer(answer, index) -> str:
+    """An Answer as chat Markdown: notice, escaped text, then the sources or 可能相关 panel."""
+    out = []
+    if answer.notice:
+        out.append(f"<span class='notice'>⚠ {esc(answer.notice)}</span>")
+    out.append(esc(answer.text))
+    panel = related_html(answer, index) if answer.refused else sources_html(answer, index)
+    if panel:
+        out.append(panel)
+    return "\n\n".join(out)
+
+
+def quiz_preview_html(items) -> str:
+    """Numbered items with options; answer, explanation and source folded under each."""
+    rows = []
+    for i, it in enumerate(items, 1):
+        opts = "".join(f"<div>{chr(65 + j)}. {esc(o)}</div>" for j, o in enumerate(it.options)) \
+            if it.type == "choice" else ""
+        rows.append(
+            f"<div class='quiz-item'><b>{i}. 【{TYPE_NAMES.get(it.type, it.type)}】</b>{esc(it.stem)}"
+            f"{opts}<details><summary>答案与出处</summary><div>答案：<b>{esc(it.answer)}</b></div>"
+            f"<div>解析：{esc(it.explanation)}</div><div>出处：{esc(it.citation)}</div></details></div>")
+    return f"<p>共 {len(items)} 题</p>" + "".join(rows)
+
+
+def practice_result_html(items, given: dict, score: int, results: list[dict]) -> str:
+    """The score and, per item, right/wrong, the correct answer, explanation and source."""
+    rows = []
+    for i, (it, r) in enumerate(zip(items, results), 1):
+        mine = given.get(it.id) or "（未作答）"
+        mark = ("<span class='quiz-ok'>✓ 正确</span>" if r["correct"]
+                else "<span class='quiz-bad'>✗ 错误</span>")
+        rows.append(f"<div class='quiz-item'><b>{i}.</b> {esc(it.stem)}<br>{mark} 你的答案：{esc(mine)}"
+                    f" · 正确答案：<b>{esc(it.answer)}</b><br>解析：{esc(it.explanation)}"
+                    f"<br>出处：{esc(it.citation)}</div>")
+    pct = 100 * score / max(1, len(items))
+    return f"<h3>得分：{pct:.0f} 分（{score}/{len(items)} 题正确）</h3>" + "".join(rows)
