@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,13 @@ from rag.config import PROJECT_ROOT, load_settings  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 REAL_CORPUS = PROJECT_ROOT / "corpus"
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (for servers the tests start: app, Chroma, LLM)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture(autouse=True)

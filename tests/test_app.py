@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import subprocess
 import sys
 
@@ -14,16 +13,12 @@ import pytest
 import app as webapp
 from rag.config import PROJECT_ROOT, load_settings
 from rag.errors import ConfigError
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow
 
 Q_FIRMS = "到2025年高新技术企业要达到多少家？"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

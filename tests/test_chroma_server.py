@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,12 +14,8 @@ import pytest
 from rag.config import load_settings
 from rag.retrieval import Retriever
 from rag.store import Index, build_index
+from tests.conftest import free_port
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -29,7 +24,7 @@ def chroma_server(tmp_path):
     if not chroma.exists():
         chroma = shutil.which("chroma")
     assert chroma, "the chroma CLI ships with chromadb"
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([str(chroma), "run", "--path", str(tmp_path / "server"), "--host",
                              "127.0.0.1", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -9,7 +9,6 @@ import json
 import logging
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -23,16 +22,12 @@ import pytest
 import app as webapp
 from rag.config import PROJECT_ROOT, load_settings
 from rag.errors import ConfigError
+from tests.conftest import free_port
 from tests.robustness import tally
 from tests.robustness.inputs import sample
 
 pytestmark = pytest.mark.slow
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

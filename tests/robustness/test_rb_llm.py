@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 
 import pytest
 
@@ -22,7 +21,7 @@ from rag.cli import main as cli_main
 from rag.config import load_settings
 from rag.retrieval import Retriever
 from rag.store import Index, build_index
-from tests.conftest import DATA
+from tests.conftest import DATA, free_port
 from tests.robustness import tally
 from tests.robustness.fake_llm import FakeLLMServer
 
@@ -61,12 +60,6 @@ def _answerer(planted, base_url: str, model: str):
     return get_answerer("openai-compatible", s, retriever)
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _run_stream(answerer, question, history=None) -> tuple[list[str], Answer]:
     items = list(answerer.stream(question, history=history))
     assert isinstance(items[-1], Answer) and all(isinstance(i, str) for i in items[:-1])
@@ -81,7 +74,7 @@ FAULTS = ["down", "slow", "slow-stream", "malformed", "http-500", "empty"]
 
 @pytest.mark.parametrize("fault", FAULTS)
 def test_llm_fault_falls_back_to_extractive_with_notice(fault, planted, server):
-    base = f"http://127.0.0.1:{_closed_port()}/v1" if fault == "down" else server.base_url
+    base = f"http://127.0.0.1:{free_port()}/v1" if fault == "down" else server.base_url
     answerer = _answerer(planted, base, fault)
     problems = []
     for how in ("answer", "stream", "follow-up"):
@@ -132,7 +125,7 @@ def test_cli_ask_with_llm_down_prints_fallback(planted, capsys):
     settings, _ = planted
     rc = cli_main(["--data-dir", str(settings.data_dir), "ask", QUESTION, "--json",
                    "--answerer", "openai-compatible", "--llm-model", "m", "--llm-timeout", "2",
-                   "--llm-base-url", f"http://127.0.0.1:{_closed_port()}/v1"])
+                   "--llm-base-url", f"http://127.0.0.1:{free_port()}/v1"])
     out = capsys.readouterr()
     data = json.loads(out.out) if rc == 0 else {}
     ok = (rc == 0 and "Traceback" not in out.err and data.get("answerer") == "extractive"
