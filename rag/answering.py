@@ -217,13 +217,7 @@ def _join(*notices: str | None) -> str | None:
 def source_text(index, unit_a, unit_b) -> tuple[str, tuple[int, int]]:
     """Exact file text from the start of ``unit_a`` to the end of ``unit_b`` (one section)."""
     sec = index.section(unit_a.doc_id, unit_a.chapter, unit_a.section)
-    pieces, pos = [], 0
-    for a, b in sec.parts:  # map file offsets to offsets in section.text
-        lo, hi = max(a, unit_a.start), min(b, unit_b.end)
-        if lo < hi:
-            pieces.append(sec.text[pos + lo - a: pos + hi - a])
-        pos += b - a
-    return trim_span("".join(pieces), unit_a.start)
+    return trim_span(sec.slice(unit_a.start, unit_b.end), unit_a.start)
 
 
 class ExtractiveAnswerer(Answerer):

@@ -108,6 +108,20 @@ class Section:
     def span(self) -> tuple[int, int]:
         return (self.parts[0][0], self.parts[-1][1])
 
+    def text_offset(self, pos: int) -> int | None:
+        """Offset in ``text`` of file offset ``pos`` (None if outside the section's parts)."""
+        acc = 0
+        for start, end in self.parts:
+            if start <= pos <= end:
+                return acc + pos - start
+            acc += end - start
+        return None
+
+    def slice(self, start: int, end: int) -> str:
+        """The section's own text between two file offsets (the TOC gap is skipped)."""
+        return "".join(self.text[self.text_offset(max(a, start)):self.text_offset(min(b, end))]
+                       for a, b in self.parts if max(a, start) < min(b, end))
+
     @property
     def label(self) -> str:
         """Citation label: 「第二章 第三节 培育一流创新主体」 without the corner brackets."""

@@ -22,22 +22,12 @@ def esc(text) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _to_text_offset(section: Section, pos: int) -> int | None:
-    """Map a character offset in the source file to an offset in ``section.text``."""
-    acc = 0
-    for start, end in section.parts:
-        if start <= pos <= end:
-            return acc + pos - start
-        acc += end - start
-    return None
-
-
 def section_html(section: Section, marks: list[tuple[tuple[int, int], str]] = ()) -> str:
     """The section text, escaped, with each (source span, quote) highlighted in <mark>."""
     text = section.text
     ranges = []
     for span, quote in marks:
-        a = _to_text_offset(section, span[0]) if span else None
+        a = section.text_offset(span[0]) if span else None
         b = a + (span[1] - span[0]) if a is not None else None
         if a is None or text[a:b] != quote:  # spans are the contract; fall back to the quote
             a = text.find(quote) if quote else -1

@@ -147,3 +147,15 @@ def test_oversized_file(tmp_path, monkeypatch):
     monkeypatch.setattr(corpus_mod, "MAX_FILE_BYTES", 10)
     with pytest.raises(CorpusError, match="过大"):
         parse_document(_write(tmp_path, TINY_BODY))
+
+
+def test_section_offsets_skip_the_toc_gap(plan):
+    pre = plan.sections[0]
+    (a0, b0), (a1, b1) = pre.parts
+    assert pre.slice(a0, b1) == pre.text
+    assert pre.slice(b0 - 5, a1 + 5) == plan.text[b0 - 5:b0] + plan.text[a1:a1 + 5]
+    assert pre.text_offset(a1) == b0 - a0 and pre.text_offset(b1 + 1) is None
+    s = plan.section(2, 3)
+    start = s.parts[0][0]
+    assert s.slice(start + 10, start + 40) == plan.text[start + 10:start + 40]
+    assert s.text_offset(start + 10) == 10
