@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from rag.corpus import Corpus, Section
+from rag.corpus import Corpus, Section, SectionRef
 
 CHUNKER_VERSION = "3"  # bumped when the index layout changes too (3: heading vectors)
 _SENT_END = re.compile(r"[^。！？；!?;\n]*(?:[。！？；!?;]+[”’」』)]*|\n+|$)")
@@ -63,6 +63,11 @@ class Chunk:
     start: int
     end: int
     ordinal: int
+
+    @property
+    def ref(self) -> SectionRef:
+        return SectionRef(self.doc_id, self.chapter, self.chapter_title, self.section,
+                          self.section_title)
 
     @property
     def key(self) -> tuple[str, int, int]:

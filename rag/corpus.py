@@ -101,8 +101,13 @@ class Section:
     line: int  # 1-based line of the heading (or of the first character for chapter 0)
 
     @property
-    def key(self) -> tuple[int, int]:
-        return (self.chapter, self.section)
+    def ref(self) -> "SectionRef":
+        return SectionRef(self.doc_id, self.chapter, self.chapter_title, self.section,
+                          self.section_title)
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        return (self.doc_id, self.chapter, self.section)
 
     @property
     def span(self) -> tuple[int, int]:
@@ -125,7 +130,7 @@ class Section:
     @property
     def label(self) -> str:
         """Citation label: 「第二章 第三节 培育一流创新主体」 without the corner brackets."""
-        return section_label(self.chapter, self.chapter_title, self.section, self.section_title)
+        return self.ref.label
 
     @property
     def heading_path(self) -> str:
@@ -136,6 +141,35 @@ class Section:
             return f"第{int_to_cn(self.chapter)}章 {self.chapter_title}"
         return (f"第{int_to_cn(self.chapter)}章 {self.chapter_title} > "
                 f"第{int_to_cn(self.section)}节 {self.section_title}")
+
+
+@dataclass(frozen=True)
+class SectionRef:
+    """The one way to name a section: document, numbers, titles and the citation label.
+
+    Carried by chunks, hits, citations and quiz items (``.ref``); ``key`` is the
+    ``(doc_id, chapter, section)`` triple used to look a section up everywhere.
+    """
+
+    doc_id: str
+    chapter: int
+    chapter_title: str
+    section: int
+    section_title: str
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        return (self.doc_id, self.chapter, self.section)
+
+    @property
+    def label(self) -> str:
+        """「第二章 第三节 培育一流创新主体」 without the corner brackets."""
+        return section_label(self.chapter, self.chapter_title, self.section, self.section_title)
+
+    def to_json(self) -> dict:
+        return {"doc_id": self.doc_id, "chapter": self.chapter,
+                "chapter_title": self.chapter_title, "section": self.section,
+                "section_title": self.section_title}
 
 
 def section_label(chapter: int, chapter_title: str, section: int, section_title: str) -> str:

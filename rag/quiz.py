@@ -382,7 +382,7 @@ def select_sections(sections: Sequence[Section], chapters=None, section_keys=Non
         if c not in have:
             raise QuizError(f"没有第 {c} 章：规划共有第 {have[0]}–{have[-1]} 章（0 为通知及序言）")
     keys = [_parse_key(k) for k in section_keys or []]
-    all_keys = {s.key for s in sections}
+    all_keys = {(s.chapter, s.section) for s in sections}
     for k in keys:
         if k not in all_keys:
             raise QuizError(f"没有第 {k[0]} 章第 {k[1]} 节：请检查节编号（章.节，0 为章首）")
@@ -393,7 +393,7 @@ def select_sections(sections: Sequence[Section], chapters=None, section_keys=Non
     narrowed = {k[0] for k in keys}
     chosen_chapters = set(chapters or []) | narrowed
     return [s for s in sections if s.chapter in chosen_chapters
-            and (s.chapter not in narrowed or s.key in keys)]
+            and (s.chapter not in narrowed or (s.chapter, s.section) in keys)]
 
 
 def _check_request(n, types, difficulty) -> tuple[str, ...]:

@@ -42,7 +42,7 @@ def test_units_are_exact_spans_and_never_cross_sections(real):
 def test_chunks_respect_budget_and_cover_every_section(real):
     corpus, (sentences, chunks) = real
     assert all(count_tokens(c.text) <= 160 for c in chunks)
-    covered = {(c.chapter, c.section) for c in chunks}
+    covered = {c.key for c in chunks}
     assert covered == {s.key for s in corpus.documents[0].sections}
     # every non-blank character of the body lies in some chunk
     doc = corpus.documents[0]
