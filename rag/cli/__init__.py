@@ -1,6 +1,7 @@
 """Command line: ``python -m rag {ingest,search,ask,eval,quiz,bench}``.
 
-Thin: parses flags, builds settings, calls the stage modules, prints. Every RagError
+This package holds the parser (here) and one module per command family (index, ask, …);
+each parses nothing itself, calls the stage modules and prints. Every RagError
 becomes one line on stderr and exit status 1 (2 for usage errors); no tracebacks.
 """
 
@@ -10,8 +11,6 @@ import argparse
 import sys
 
 from rag.config import load_settings
-from rag.batchio import print_json as _print_json
-from rag.batchio import read_batch as _read_batch
 from rag.errors import RagError
 
 
@@ -19,59 +18,19 @@ from rag.errors import RagError
 
 
 def cmd_ingest(args, settings) -> int:
-    from rag.store import build_index, current_manifest
+    from rag.cli.index import run_ingest
 
-    if args.export_cache:
-        from rag.store import export_shipped_cache
-
-        print(f"已导出嵌入缓存：{export_shipped_cache(settings)}", file=sys.stderr)
-        return 0
-    if args.if_missing and current_manifest(settings) is not None:
-        print("索引已存在，跳过（用 --rebuild 强制重建）", file=sys.stderr)
-        return 0
-    report = build_index(settings, rebuild=args.rebuild, progress=not args.quiet)
-    if report.skipped:
-        print("语料与设置未变，索引已是最新（用 --rebuild 强制重建）", file=sys.stderr)
-    else:
-        t = report.timings
-        print(f"索引已构建：{report.counts}；新嵌入 {report.embedded} 条，缓存命中 {report.cached} 条；"
-              f"耗时 {t['total']:.1f}s（解析 {t['parse']:.2f}s，切分 {t['chunk']:.2f}s，"
-              f"嵌入 {t['embed']:.1f}s，Chroma {t['chroma']:.1f}s，BM25 {t['bm25']:.2f}s）",
-              file=sys.stderr)
-    return 0
+    return run_ingest(args, settings)
 
 
 def cmd_search(args, settings) -> int:
-    from rag.retrieval import Retriever
+    from rag.cli.index import run_search
 
-    if args.batch is None and not (args.question or "").strip():
-        raise RagError("问题为空：用法 python -m rag search \"问题\"")
-    rows = _read_batch(args.batch) if args.batch else None
-    retriever = Retriever.from_settings(settings)
-    if rows is not None:
-        for row in rows:
-            try:
-                hits = retriever.search(row["question"], k=args.k, mode=args.mode,
-                                        chapter=args.chapter)
-                out = {"id": row.get("id"), "question": row["question"],
-                       "hits": [h.to_json() for h in hits]}
-            except RagError as exc:
-                out = {"id": row.get("id"), "question": row["question"], "hits": [],
-                       "error": str(exc)}
-            _print_json(out)
-        return 0
-    hits = retriever.search(args.question, k=args.k, mode=args.mode, chapter=args.chapter)
-    if args.json:
-        _print_json([h.to_json() for h in hits])
-        return 0
-    for h in hits:
-        snippet = " ".join(h.text.split())[:80]
-        print(f"{h.rank:>2}  {h.score:.4f}  「{h.label}」\n    {snippet}")
-    return 0
+    return run_search(args, settings)
 
 
 def cmd_ask(args, settings) -> int:
-    from rag.answering import run_cli
+    from rag.cli.ask import run_cli
 
     return run_cli(args, settings)
 
