@@ -135,12 +135,10 @@ class Section:
     @property
     def heading_path(self) -> str:
         """``章标题 > 节标题`` as stored in chunk metadata."""
-        if self.chapter == 0:
-            return self.chapter_title
-        if self.section == 0:
-            return f"第{int_to_cn(self.chapter)}章 {self.chapter_title}"
-        return (f"第{int_to_cn(self.chapter)}章 {self.chapter_title} > "
-                f"第{int_to_cn(self.section)}节 {self.section_title}")
+        chapter = chapter_label(self.chapter, self.chapter_title)
+        if self.chapter == 0 or self.section == 0:
+            return chapter
+        return f"{chapter} > 第{int_to_cn(self.section)}节 {self.section_title}"
 
 
 @dataclass(frozen=True)
@@ -172,12 +170,17 @@ class SectionRef:
                 "section_title": self.section_title}
 
 
+def chapter_label(chapter: int, chapter_title: str) -> str:
+    """「第二章 创新驱动」; the preamble (chapter 0) is its title alone."""
+    return chapter_title if chapter == 0 else f"第{int_to_cn(chapter)}章 {chapter_title}"
+
+
 def section_label(chapter: int, chapter_title: str, section: int, section_title: str) -> str:
     """Human label for a (chapter, section) pair, used in every citation."""
     if chapter == 0:
         return chapter_title
     if section == 0:
-        return f"第{int_to_cn(chapter)}章 {chapter_title}（章首）"
+        return f"{chapter_label(chapter, chapter_title)}（章首）"
     return f"第{int_to_cn(chapter)}章 第{int_to_cn(section)}节 {section_title}"
 
 
