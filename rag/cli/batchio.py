@@ -6,9 +6,9 @@ Not handled here: answering or retrieval; callers pass what they computed.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from rag.errors import RetrievalError
+from rag.jsonl import read_rows
 
 
 def print_json(obj) -> None:
@@ -23,18 +23,10 @@ def print_json(obj) -> None:
 
 def read_batch(path: str) -> list[dict]:
     """Lines of a JSONL file that carry a non-empty "question"; bad lines are errors."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RetrievalError(f"无法读取批量文件 {path}：{exc}") from None
     rows = []
-    for no, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise RetrievalError(f"{path}:{no}: 不是合法的 JSON（{exc.msg}）") from None
+    for no, row in read_rows(path, RetrievalError, "批量文件"):
+        if isinstance(row, json.JSONDecodeError):
+            raise RetrievalError(f"{path}:{no}: 不是合法的 JSON（{row.msg}）")
         if not isinstance(row, dict) or not isinstance(row.get("question"), str):
             raise RetrievalError(f"{path}:{no}: 缺少字符串字段 \"question\"")
         rows.append(row)
