@@ -1,7 +1,8 @@
 """Word segmentation for BM25: jieba's search-mode cut, punctuation and stop words dropped.
 
 Search mode also emits the shorter words inside long ones (高新技术企业 → 高新, 技术, 企业,
-高新技术企业), so a question that uses part of a compound still matches.
+高新技术企业), so a question that uses part of a compound still matches. :func:`token_spans`
+gives the default-mode token offsets (the quiz aligns its blanks to them).
 
 Not handled here: the BM25 index itself (store.py builds it, retrieval.py queries it).
 """
@@ -38,3 +39,8 @@ def tokenize(text: str) -> list[str]:
         if tok and not _PUNCT.match(tok) and tok not in STOPWORDS:
             out.append(tok)
     return out
+
+
+def token_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` offsets of the jieba tokens (default mode) of ``text``, in order."""
+    return [(a, b) for _, a, b in _jieba().tokenize(text)]

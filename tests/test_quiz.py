@@ -11,9 +11,9 @@ import pytest
 
 from rag.cli import main as cli_main
 from rag.corpus import load_corpus
-from rag.quiz import (CHOICE_BLANK, CLOZE_BLANK, JUDGE_OPTIONS, QuizError, QuizItem, _NUMBER,
-                      _analyse, _boundaries, generate_quiz)
-from rag.quiz_export import check_item, export_quiz, grade, render
+from rag.quiz import (CHOICE_BLANK, CLOZE_BLANK, JUDGE_OPTIONS, NUMBER, QuizError, QuizItem,
+                      analyse_sections, check_item, export_quiz, generate_quiz, grade, render,
+                      token_boundaries)
 
 from tests.conftest import REAL_CORPUS
 
@@ -36,7 +36,7 @@ def quiz200(plan):
 def pools(plan):
     """kind -> set of fact texts found anywhere in the plan."""
     out: dict[str, set[str]] = {}
-    for s in _analyse(tuple(plan[0])):
+    for s in analyse_sections(tuple(plan[0])):
         for f in s.facts:
             out.setdefault(f.kind, set()).add(f.text)
     return out
@@ -78,7 +78,7 @@ def test_blanks_cover_whole_tokens_and_numbers(quiz200):
         end = start + len(it.answer)
         sentence = it.explanation
         assert sentence[start:end] == it.answer
-        assert {start, end} <= _boundaries(sentence)
+        assert {start, end} <= token_boundaries(sentence)
         if it.kind.startswith(("num", "year", "range")):
             assert not (start and (sentence[start - 1].isdigit() or sentence[start - 1] == "."))
             assert not (end < len(sentence) and sentence[end].isdigit())
@@ -99,7 +99,7 @@ def test_choice_distractors_are_same_kind_unique_and_wrong(plan, quiz200, pools)
             if it.kind == "section":
                 assert opt in titles and opt != it.answer
             elif it.kind.startswith(("num", "year", "range")):
-                m, a = _NUMBER.fullmatch(opt), _NUMBER.fullmatch(it.answer)
+                m, a = NUMBER.fullmatch(opt), NUMBER.fullmatch(it.answer)
                 assert m and m.group(4) == a.group(4), (opt, it.answer)  # same unit
                 assert float(m.group(1)) != float(a.group(1))
             else:
@@ -159,8 +159,8 @@ def test_difficulty_moves_number_distractors(plan):
         d = []
         for it in items:
             if it.kind.startswith(("num", "year")):
-                a = float(_NUMBER.fullmatch(it.answer).group(1))
-                d += [abs(math.log10(float(_NUMBER.fullmatch(o).group(1)) / a))
+                a = float(NUMBER.fullmatch(it.answer).group(1))
+                d += [abs(math.log10(float(NUMBER.fullmatch(o).group(1)) / a))
                       for o in it.options if o != it.answer]
         assert len(d) >= 15
         return sum(d) / len(d)
@@ -203,7 +203,7 @@ def test_grade_accepts_text_letters_and_unitless_numbers(quiz200):
     score, results = grade(items, wrong)
     assert score == 0 and results[0]["given"] == ""  # cloze items first, left unanswered
     num = next(it for it in items if it.type == "cloze" and it.kind.startswith("num"))
-    bare = num.answer[:_NUMBER.fullmatch(num.answer).start(4)]
+    bare = num.answer[:NUMBER.fullmatch(num.answer).start(4)]
     assert grade([num], {num.id: f" {bare} "})[0] == 1
     judge = next(it for it in items if it.type == "judge")
     assert grade([judge], {judge.id: "对" if judge.answer == "正确" else "错"})[0] == 1

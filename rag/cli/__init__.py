@@ -42,7 +42,7 @@ def cmd_eval(args, settings) -> int:
 
 
 def cmd_quiz(args, settings) -> int:
-    from rag.quiz_export import run_cli
+    from rag.cli.quiz import run_cli
 
     return run_cli(args, settings)
 
