@@ -36,7 +36,7 @@ def cmd_ask(args, settings) -> int:
 
 
 def cmd_eval(args, settings) -> int:
-    from rag.evaluation import run_cli
+    from rag.cli.evaluate import run_cli
 
     return run_cli(args, settings)
 

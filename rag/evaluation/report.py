@@ -1,10 +1,10 @@
 """Write an evaluation's files: report.md, results.json, per_question.csv and PNG plots.
 
-Input is what :func:`rag.evaluation.evaluate` computed; nothing is measured here. Plots use
+Input is what :func:`rag.evaluation.runner.evaluate` computed; nothing is measured here. Plots use
 matplotlib's Agg backend and a CJK font (Noto Sans CJK, or WenQuanYi) when font_manager finds
 one; otherwise their labels fall back to English.
 
-Not handled here: running retrieval or computing metrics (evaluation.py).
+Not handled here: running retrieval or computing metrics (runner.py, metrics.py).
 """
 
 from __future__ import annotations
