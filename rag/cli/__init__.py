@@ -48,7 +48,7 @@ def cmd_quiz(args, settings) -> int:
 
 
 def cmd_bench(args, settings) -> int:
-    from rag.bench import run_cli
+    from rag.cli.bench import run_cli
 
     return run_cli(args, settings)
 

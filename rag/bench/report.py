@@ -1,9 +1,9 @@
 """Benchmark reports: each figure next to its target, as results.json, results.md and scale.png.
 
-Input is the dict built by :func:`rag.bench.run_bench`; a figure that was not measured (a
+Input is the dict built by :func:`rag.bench.runner.run_bench`; a figure that was not measured (a
 smoke run, a step that failed) is shown as "—" and counts as neither met nor not met.
 
-Not handled here: measuring anything (bench.py).
+Not handled here: measuring anything (tasks.py, serving.py, runner.py).
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-MODES = ("bm25", "dense", "hybrid")
+from rag.bench.measure import MODES
+
 STAGES = ("parse", "chunk", "embed", "chroma", "bm25", "total")
 
 
@@ -205,7 +206,7 @@ def plot(res: dict, path: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     try:
-        from rag.eval_report import cjk_font
+        from rag.evaluation.report import cjk_font
         font = cjk_font()
     except ImportError:
         font = None
