@@ -10,9 +10,10 @@ import sys
 import gradio as gr
 import pytest
 
-import app as webapp
 from rag.config import PROJECT_ROOT, load_settings
 from rag.errors import ConfigError
+from rag.ui import build_app, check_bind, is_loopback, launch, parse_chapter
+from rag.ui.render import section_html
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow
@@ -24,7 +25,7 @@ Q_FIRMS = "到2025年高新技术企业要达到多少家？"
 @pytest.fixture(scope="module")
 def built(real_index_settings):
     """(Blocks, App) over the real index, with the pipeline loaded."""
-    demo, app = webapp.build_app(real_index_settings)
+    demo, app = build_app(real_index_settings)
     app.backend.wait()
     return demo, app
 
@@ -89,10 +90,10 @@ def test_chapter_filter_limits_citations(built):
     out = app.ask("生态保护有哪些重点工程？", chapter="12")
     assert out["citations"], out
     assert {c["chapter"] for c in out["citations"]} == {12}
-    assert webapp.parse_chapter("第十章 实施全面深化改革开放战略") == 10
-    assert webapp.parse_chapter("全部") is None and webapp.parse_chapter("all") is None
+    assert parse_chapter("第十章 实施全面深化改革开放战略") == 10
+    assert parse_chapter("全部") is None and parse_chapter("all") is None
     with pytest.raises(gr.Error):
-        webapp.parse_chapter("第几章")
+        parse_chapter("第几章")
 
 
 def test_empty_question_is_a_friendly_error(built):
@@ -120,10 +121,10 @@ def test_section_html_escapes_and_highlights():
     s = Section("d", 1, "章", 1, "节", text, ((100, 100 + len(text)),), 1)
     quote = "第二句含5000家。"
     start = 100 + text.index(quote)
-    out = webapp.section_html(s, [((start, start + len(quote)), quote)])
+    out = section_html(s, [((start, start + len(quote)), quote)])
     assert out == "第一句&lt;b&gt;粗&lt;/b&gt;。<mark>第二句含5000家。</mark>"
     # a span that does not match falls back to finding the quote
-    assert "<mark>第一句" in webapp.section_html(s, [((0, 3), "第一句")])
+    assert "<mark>第一句" in section_html(s, [((0, 3), "第一句")])
 
 
 # ------------------------------------------------------------------ browse and quiz
@@ -185,12 +186,12 @@ def test_non_loopback_without_password_refuses_to_start(tmp_path):
 
 
 def test_bind_check_rules(tmp_path):
-    webapp.check_bind(load_settings(data_dir=tmp_path))  # loopback default: fine
-    webapp.check_bind(load_settings(data_dir=tmp_path, app_host="0.0.0.0", app_password="pw"))
+    check_bind(load_settings(data_dir=tmp_path))  # loopback default: fine
+    check_bind(load_settings(data_dir=tmp_path, app_host="0.0.0.0", app_password="pw"))
     with pytest.raises(ConfigError):
-        webapp.check_bind(load_settings(data_dir=tmp_path, app_host="192.168.1.5"))
-    assert webapp.is_loopback("localhost") and webapp.is_loopback("::1")
-    assert not webapp.is_loopback("example.org")
+        check_bind(load_settings(data_dir=tmp_path, app_host="192.168.1.5"))
+    assert is_loopback("localhost") and is_loopback("::1")
+    assert not is_loopback("example.org")
 
 
 def test_gradio_client_round_trip(real_index_settings):
@@ -198,8 +199,8 @@ def test_gradio_client_round_trip(real_index_settings):
 
     settings = real_index_settings.model_copy(update={"app_port": free_port(),
                                                       "app_password": "s3cret"})
-    demo, app = webapp.build_app(settings)
-    webapp.launch(demo, settings, prevent_thread_lock=True, quiet=True)
+    demo, app = build_app(settings)
+    launch(demo, settings, prevent_thread_lock=True, quiet=True)
     url = f"http://127.0.0.1:{settings.app_port}/"
     try:
         with pytest.raises(Exception):  # the password is enforced

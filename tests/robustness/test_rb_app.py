@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
-import app as webapp
 from rag.config import PROJECT_ROOT, load_settings
 from rag.errors import ConfigError
+from rag.ui import build_app, check_bind, launch
+from rag.ui.render import esc
 from tests.conftest import free_port
 from tests.robustness import tally
 from tests.robustness.inputs import sample
@@ -34,9 +35,9 @@ pytestmark = pytest.mark.slow
 def running(real_index_settings):
     """(base URL, App) of the app launched on a free loopback port, pipeline loaded."""
     settings = real_index_settings.model_copy(update={"app_port": free_port()})
-    demo, app = webapp.build_app(settings)
+    demo, app = build_app(settings)
     app.backend.wait()
-    webapp.launch(demo, settings, prevent_thread_lock=True, quiet=True)
+    launch(demo, settings, prevent_thread_lock=True, quiet=True)
     try:
         yield f"http://127.0.0.1:{settings.app_port}/", app
     finally:
@@ -180,12 +181,12 @@ def test_bind_rule(tmp_path):
     for host, allowed in BIND_CASES.items():
         settings = load_settings(data_dir=tmp_path, app_host=host)
         try:
-            webapp.check_bind(settings)
+            check_bind(settings)
             ok = allowed
         except ConfigError as exc:
             ok = not allowed and "RAG_APP_PASSWORD" in str(exc)
         if not allowed:  # with a password every address is allowed
-            webapp.check_bind(load_settings(data_dir=tmp_path, app_host=host, app_password="pw"))
+            check_bind(load_settings(data_dir=tmp_path, app_host=host, app_password="pw"))
         if not tally.record("security", "bind rule (loopback or password)", ok, host):
             fails.append(host)
     # and the real process, configured through the environment, refuses before any work
@@ -284,7 +285,7 @@ def test_32_concurrent_sessions_for_60s(running):
                 users = [_text(m["content"]) for m in chat if m["role"] == "user"]
                 a1, a2 = _text(first[-1]["content"]), _text(chat[-1]["content"])
                 own = set(_LABEL.findall(a1)) & set(_LABEL.findall(a2))
-                if users != [webapp.esc(q), webapp.esc(FOLLOW_UP)] or len(chat) != 4:
+                if users != [esc(q), esc(FOLLOW_UP)] or len(chat) != 4:
                     errors.append(f"session {i}: history {users}")
                 elif "规划原文中未找到" not in a1 and not own:
                     errors.append(f"session {i}: follow-up cites {_LABEL.findall(a2)[:2]}, "

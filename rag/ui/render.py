@@ -1,12 +1,12 @@
 """HTML for the app: answers with their sources panel, section text with highlighted quotes,
-quiz previews and practice results.
+the browse page, the status line, quiz previews and practice results, and the CSS they use.
 
 Everything taken from the corpus or typed by a user is HTML-escaped here. The output is one
 block per answer without blank lines, because the chat renders Markdown and a blank line would
 end an HTML block.
 
-Not handled here: Gradio wiring (app.py) and anything that decides content (rag.answering,
-rag.quiz).
+Not handled here: Gradio wiring (rag.ui.handlers, rag.ui.layout) and anything that decides
+content (rag.answering, rag.quiz).
 """
 
 from __future__ import annotations
@@ -15,6 +15,21 @@ import html
 
 from rag.corpus import Section
 from rag.quiz import TYPE_NAMES
+
+
+CSS = """.gradio-container {max-width: 1200px !important; margin: auto;} #app-title h1 {margin-bottom: 0;}
+#app-title p {color: var(--body-text-color-subdued); margin-top: 2px;} .sources details {margin: .25em 0;}
+.sources {margin-top: .6em; border-top: 1px solid var(--border-color-primary); padding-top: .4em; font-size: .93em;}
+.sources summary {cursor: pointer; font-weight: 600;}
+.section-text {max-height: 22em; overflow-y: auto; padding: .5em .8em; margin-top: .3em; line-height: 1.7;
+  background: var(--background-fill-secondary); border-left: 3px solid var(--color-accent);
+  border-radius: 4px; white-space: normal;}
+.section-text mark {background: #fde68a; color: #111; padding: 0 1px; border-radius: 2px;}
+.notice {color: #b45309;} .answerer-line {font-size: .9em; color: var(--body-text-color-subdued);}
+.quiz-item {margin: .8em 0; padding: .6em .9em; border: 1px solid var(--border-color-primary); border-radius: 8px;}
+.quiz-ok {color: #15803d; font-weight: 600;} .quiz-bad {color: #b91c1c; font-weight: 600;}
+"""
+QUIZ_PLACEHOLDER = "<p>选择范围与题型后点击“生成题目”。</p>"
 
 
 def esc(text) -> str:
@@ -48,6 +63,35 @@ def section_html(section: Section, marks: list[tuple[tuple[int, int], str]] = ()
     return "<br>".join(line for line in body.splitlines() if line.strip())
 
 
+def warning_html(message: str) -> str:
+    """A failure shown in place of an answer or the status line: ⚠ and the escaped message."""
+    return f"⚠ {esc(message)}"
+
+
+def streaming_html(text: str) -> str:
+    """The answer so far while it streams, with a cursor."""
+    return esc(text) + " ▌"
+
+
+def index_status_html(answerer: str, manifest) -> str:
+    """The status line once loaded: answerer, section count and build time of the index."""
+    return (f"<span class='answerer-line'>回答方式：**{esc(answerer)}**"
+            f" · 索引 {manifest.counts.get('sections', '?')} 节 · 构建于 {esc(manifest.created)}</span>")
+
+
+def section_page_html(section: Section) -> str:
+    """The browse tab's page: heading path, citation label, source line and full text."""
+    heading = esc(section.heading_path).replace(" &gt; ", " › ")
+    return (f"<h3>{heading}</h3><p class='answerer-line'>引用格式：「{esc(section.label)}」"
+            f"（原文第 {section.line} 行）</p><div class='section-text' style='max-height:none'>"
+            f"{section_html(section)}</div>")
+
+
+def type_tag(item) -> str:
+    """「【单选】」 for a quiz item (the preview and the practice labels)."""
+    return f"【{TYPE_NAMES.get(item.type, item.type)}】"
+
+
 def _details(summary: str, body: str) -> str:
     return (f"<details><summary>{summary}</summary>"
             f"<div class='section-text'>{body}</div></details>")
@@ -57,7 +101,7 @@ def sources_html(answer, index) -> str:
     """The sources panel: one expandable entry per cited section, quotes highlighted."""
     groups: dict[tuple, list] = {}
     for c in answer.citations:
-        groups.setdefault((c.doc_id, c.chapter, c.section), []).append(c)
+        groups.setdefault(c.key, []).append(c)
     parts = []
     for key, cites in groups.items():
         try:
@@ -77,7 +121,7 @@ def related_html(answer, index) -> str:
     parts = []
     for h in answer.hits[:5]:
         try:
-            section = index.section(h.doc_id, h.chapter, h.section)
+            section = index.section(*h.key)
         except KeyError:
             continue
         parts.append(_details(f"「{esc(section.label)}」", section_html(section, [(h.span, h.text)])))
@@ -105,7 +149,7 @@ def quiz_preview_html(items) -> str:
         opts = "".join(f"<div>{chr(65 + j)}. {esc(o)}</div>" for j, o in enumerate(it.options)) \
             if it.type == "choice" else ""
         rows.append(
-            f"<div class='quiz-item'><b>{i}. 【{TYPE_NAMES.get(it.type, it.type)}】</b>{esc(it.stem)}"
+            f"<div class='quiz-item'><b>{i}. {type_tag(it)}</b>{esc(it.stem)}"
             f"{opts}<details><summary>答案与出处</summary><div>答案：<b>{esc(it.answer)}</b></div>"
             f"<div>解析：{esc(it.explanation)}</div><div>出处：{esc(it.citation)}</div></details></div>")
     return f"<p>共 {len(items)} 题</p>" + "".join(rows)

@@ -1,0 +1,97 @@
+"""The app's process-wide pipeline: loaded in a background thread, building the index on the
+first start and reporting the build stage and progress meanwhile.
+
+Not handled here: the event handlers (rag.ui.handlers), HTML (rag.ui.render), the build itself
+(rag.store) and answering (rag.answering).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from rag.config import Settings  # sets GRADIO_ANALYTICS_ENABLED=False before gradio is imported
+from rag.errors import RagError
+from rag.ui.render import index_status_html, warning_html
+
+import gradio as gr  # noqa: E402  (after rag.config so the analytics switch is honoured)
+
+log = logging.getLogger("rag.app")
+
+STAGES = {"parse": "解析规划原文", "chunk": "切分句子与段落", "embed": "计算向量",
+          "chroma": "写入向量库", "bm25": "建立关键词索引", "done": "索引完成",
+          "load": "加载检索与回答模型", "warmup": "预热"}
+
+
+class Backend:
+    """The process-wide, read-only pipeline; builds the index on first start, in a thread."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.stage, self.fraction = "load", 0.0
+        self.error: str | None = None
+        self.pipeline = None
+        self.index = None
+        self._ready = threading.Event()
+        self._started = False
+        self._lock = threading.Lock()
+
+    def start(self) -> "Backend":
+        """Start loading (and, without an index, building) in the background; idempotent."""
+        with self._lock:
+            if not self._started:
+                self._started = True
+                threading.Thread(target=self._load, name="rag-backend", daemon=True).start()
+        return self
+
+    def _on_stage(self, name: str, fraction: float) -> None:
+        self.stage, self.fraction = name, fraction
+
+    def _load(self) -> None:
+        from rag.store import build_index, current_manifest
+
+        try:
+            if current_manifest(self.settings) is None:
+                log.info("no index in %s: building it", self.settings.data_dir)
+                build_index(self.settings, progress=False, on_stage=self._on_stage)
+            self._on_stage("load", 0.96)
+            from rag.answering import Pipeline
+
+            pipeline = Pipeline.from_settings(self.settings)
+            self._on_stage("warmup", 0.99)
+            pipeline.retriever.search("规划", k=1)  # loads the embedder's weights before users wait
+            self.pipeline, self.index = pipeline, pipeline.index
+        except RagError as exc:
+            self.error = str(exc)
+        except Exception as exc:  # an unexpected failure still must not leave users waiting
+            log.exception("backend failed to load")
+            self.error = f"启动失败（{type(exc).__name__}）：请查看服务日志"
+        finally:
+            self._ready.set()
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def status(self) -> str:
+        """One Markdown line: build progress, the error, or what is loaded."""
+        if not self.ready:
+            what = "正在加载" if self.stage in ("load", "warmup") else "首次启动，正在建立索引"
+            return (f"【准备中】{what}：{STAGES.get(self.stage, self.stage)}"
+                    f"（{self.fraction:.0%}）……完成后即可提问。")
+        if self.error:
+            return warning_html(self.error)
+        return index_status_html(self.display_name, self.index.manifest)
+
+    @property
+    def display_name(self) -> str:
+        return self.pipeline.answerer.display_name if self.pipeline else ""
+
+    def wait(self, timeout: float | None = 900):
+        """The loaded pipeline; raises gr.Error while building failed or took too long."""
+        self.start()
+        if not self._ready.wait(timeout):
+            raise gr.Error("索引仍在构建中，请稍后再试。")
+        if self.error:
+            raise gr.Error(self.error)
+        return self.pipeline
