@@ -192,8 +192,7 @@ class App:
 
     def make_quiz(self, chapters, sections, n, types, difficulty, seed):
         """Generate a quiz; returns (items, preview HTML, 4 download paths)."""
-        from rag.quiz import generate_quiz
-        from rag.quiz import export_quiz
+        from rag.quiz import export_quiz, generate_quiz
 
         if not types:
             raise gr.Error("请至少选择一种题型。")
