@@ -2,47 +2,45 @@
 
 One base class, :class:`Answerer`; backends registered by name in :data:`REGISTRY`:
 
-- ``extractive`` (default, no LLM): scores the sentences of the top retrieved sections
-  (rag.evidence), quotes 1–4 of them verbatim with ``[n]`` markers and lists the sources;
-  refuses with :data:`REFUSAL` when the calibrated support check fails;
+- ``extractive`` (default, no LLM): quotes 1–4 of the best-scored sentences (rag.evidence)
+  verbatim with ``[n]`` markers and lists the sources;
 - ``openai-compatible`` / ``llama-cpp`` (rag.llm): an LLM writes the answer from tagged
   source blocks; markers are validated; any failure falls back to extractive with a notice.
 
+The query path, once per question (:meth:`Answerer.prepare`): clean → rewrite a follow-up
+(rag.followup) → retrieve (hits + query vector) → score sentences with that vector, scope
+checked once → refusal decision (rag.refusal). Every backend composes from that
+:class:`Query`; citations are built by rag.citations.cite.
+
 :class:`Pipeline` ties index, retriever and answerer together for the CLI and the app.
 
-Not handled here: retrieval itself (retrieval.py), sentence scoring (evidence.py), the
-LLM clients (llm.py), rendering (app.py).
+Not handled here: retrieval itself, sentence scoring, the refusal rule, the LLM clients,
+rendering (rag.ui).
 """
 
 from __future__ import annotations
 
 import importlib
-
 import re
-import sys
 import time
 import unicodedata
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Iterator
 from weakref import WeakKeyDictionary
 
-from rag.citations import Citation, trim_span
+from rag import refusal as refusal_rule
+from rag.citations import Citation, cite
 from rag.config import Settings
 from rag.errors import ConfigError, RetrievalError
-from rag.evidence import SentenceScorer, load_threshold
+from rag.evidence import Scored, SentenceScorer
 from rag.followup import rewrite_followup
+from rag.refusal import REFUSAL  # noqa: F401  (re-exported: the phrase every answerer uses)
 from rag.retrieval import Hit, Retriever
 from rag.retrieval import clean_question as clean_text
 
-REFUSAL = "规划原文中未找到与该问题直接相关的内容。"
 FALLBACK_NOTICE = "大模型服务不可用，已改用抽取式回答：{reason}"
 TRUNCATED_NOTICE = "问题过长，只使用了前 {n} 个字。"
-MAX_SENTENCES = 4
-MAX_SECTIONS = 2  # quoted sections per answer; more dilutes the citation
-_NEAR_BEST = 0.035  # a sentence joins the answer if it scores within this of the best
-_NEAR_BEST_OTHER = 0.01  # stricter for a second section: on dev it was often not a gold one
 
 
 @dataclass(frozen=True)
@@ -58,7 +56,7 @@ class Answer:
     hits: tuple[Hit, ...] = ()
     notice: str | None = None
     removed_markers: int = 0
-    support: float | None = None  # refusal score (evidence.Features.refusal_score)
+    support: float | None = None  # refusal score (refusal.Features.refusal_score)
     timings: dict = field(default_factory=dict, compare=False)  # seconds per stage
 
     def to_json(self) -> dict:
@@ -74,26 +72,11 @@ class Query:
     standalone: str
     chapter: int | None
     hits: tuple[Hit, ...]
-    scored: tuple  # evidence.Scored, best first
+    scored: tuple[Scored, ...]  # best first; the top ones carry in_scope
     support: float
     refused: bool
     notice: str | None
     timings: dict
-
-
-class _MemoEmbedder:
-    """Wraps the retriever's embedder so a question is embedded once for both the
-    retriever and the sentence scorer (embedding is the slowest step of a query)."""
-
-    def __init__(self, inner):
-        self._inner = inner
-        self._memo = lru_cache(maxsize=256)(inner.get_query_embedding)
-
-    def get_query_embedding(self, text: str):
-        return self._memo(text)
-
-    def __getattr__(self, name):
-        return getattr(self._inner, name)
 
 
 _SCORERS: "WeakKeyDictionary" = WeakKeyDictionary()  # Index -> SentenceScorer
@@ -102,7 +85,7 @@ _SCORERS: "WeakKeyDictionary" = WeakKeyDictionary()  # Index -> SentenceScorer
 def _scorer_for(retriever: Retriever) -> SentenceScorer:
     index = retriever.index
     if index not in _SCORERS:
-        _SCORERS[index] = SentenceScorer(index)
+        _SCORERS[index] = SentenceScorer(index, retriever.settings)
     return _SCORERS[index]
 
 
@@ -126,10 +109,8 @@ class Answerer(ABC):
     def __init__(self, settings: Settings, retriever: Retriever):
         self.settings = settings
         self.retriever = retriever
-        if not isinstance(retriever.embedder, _MemoEmbedder):
-            retriever.embedder = _MemoEmbedder(retriever.embedder)
         self.scorer = _scorer_for(retriever)
-        self.threshold = load_threshold(settings)
+        self.threshold = refusal_rule.load_threshold(settings)
 
     @property
     def display_name(self) -> str:
@@ -158,24 +139,26 @@ class Answerer(ABC):
     def prepare(self, question: str, history=None, chapter: int | None = None) -> Query:
         """Validate, rewrite a follow-up, retrieve, score sentences and decide refusal."""
         t0 = time.perf_counter()
-        q, notice = clean_question(question, self.settings.max_question_chars)
+        max_chars = self.settings.max_question_chars
+        q, notice = clean_question(question, max_chars)
         # only emoji/punctuation: nothing to look up, and nothing to attach to a previous turn
         contentless = not re.search(r"[^\W_]", q)
         standalone, inherited, focus = (self.rewrite(q, history) if history and not contentless
                                         else (q, None, None))
-        standalone = standalone[: self.settings.max_question_chars]
+        if standalone != q:  # a rewrite may carry text from the history: clean that too
+            standalone = clean_text(standalone, max_chars)[0] or q
         if chapter is None:
             chapter = inherited
         t1 = time.perf_counter()
-        hits = self.retriever.search(standalone, chapter=chapter)
-        if focus is not None:
-            hits = self._focus(hits, focus)
-        qvec = self.retriever.embedder.get_query_embedding(standalone)
+        found = self.retriever.retrieve(standalone, chapter=chapter)
+        hits = found.hits if focus is None else self._focus(found.hits, focus)
+        qvec = found.qvec or self.retriever.embedder.get_query_embedding(standalone)
         t2 = time.perf_counter()
         scored = self.scorer.score(standalone, qvec, hits)
-        features = self.scorer.features(standalone, scored)
-        support = features.refusal_score()
-        refused = contentless or not scored or (focus is None and support < self.threshold)
+        support = refusal_rule.features(self.scorer, standalone, scored,
+                                        self.settings).refusal_score()
+        refused = refusal_rule.decide(support, self.threshold, contentless=contentless,
+                                      has_evidence=bool(scored), focused=focus is not None)
         t3 = time.perf_counter()
         return Query(q, standalone, chapter, tuple(hits), tuple(scored), support, refused,
                      notice, {"rewrite": t1 - t0, "retrieve": t2 - t1, "score": t3 - t2})
@@ -199,12 +182,8 @@ class Answerer(ABC):
 
     def refusal(self, query: Query, notice: str | None = None, name: str | None = None) -> Answer:
         """The refusal answer: the fixed phrase plus the nearest sections as 可能相关."""
-        lines = [REFUSAL]
-        if query.hits:
-            lines.append("")
-            lines.append("可能相关：")
-            lines += [f"- 「{h.label}」" for h in query.hits[:3]]
-        return Answer(query.question, query.standalone, "\n".join(lines), True,
+        text = refusal_rule.refusal_text([h.label for h in query.hits])
+        return Answer(query.question, query.standalone, text, True,
                       name or self.name, (), query.hits, _join(query.notice, notice), 0,
                       query.support, query.timings)
 
@@ -212,12 +191,6 @@ class Answerer(ABC):
 def _join(*notices: str | None) -> str | None:
     parts = [n for n in notices if n]
     return "；".join(parts) if parts else None
-
-
-def source_text(index, unit_a, unit_b) -> tuple[str, tuple[int, int]]:
-    """Exact file text from the start of ``unit_a`` to the end of ``unit_b`` (one section)."""
-    sec = index.section(unit_a.doc_id, unit_a.chapter, unit_a.section)
-    return trim_span(sec.slice(unit_a.start, unit_b.end), unit_a.start)
 
 
 class ExtractiveAnswerer(Answerer):
@@ -234,31 +207,33 @@ class ExtractiveAnswerer(Answerer):
         yield answer.text
         yield answer
 
-    def select(self, query: Query) -> list:
+    def select(self, query: Query) -> list[Scored]:
         """1–4 sentences: the best one, plus near-best ones from at most two sections."""
         scored = list(query.scored)
         if not scored:
             return []
+        s = self.settings
         # for value questions prefer sentences that hold the asked value in scope
-        typed = [s for s in scored[:8] if self.scorer.in_scope(query.standalone, s.unit, s.hit)]
+        typed = [x for x in scored[:s.scope_top] if x.in_scope]
         best = typed[0] if typed else scored[0]
         picked = [best]
         sections = [best.hit.key]
         seen = {" ".join(best.unit.text.split())}  # the notice header repeats its metadata lines
-        for s in scored:
-            if len(picked) >= MAX_SENTENCES:
+        for x in scored:
+            if len(picked) >= s.answer_max_sentences:
                 break
-            if s is best or s.score < best.score - _NEAR_BEST:
+            if x is best or x.score < best.score - s.answer_near_best:
                 continue
-            text = " ".join(s.unit.text.split())
+            text = " ".join(x.unit.text.split())
             if text in seen:
                 continue
             seen.add(text)
-            if s.hit.key not in sections:
-                if len(sections) >= MAX_SECTIONS or s.score < best.score - _NEAR_BEST_OTHER:
+            if x.hit.key not in sections:
+                if len(sections) >= s.answer_max_sections \
+                        or x.score < best.score - s.answer_near_best_other:
                     continue
-                sections.append(s.hit.key)
-            picked.append(s)
+                sections.append(x.hit.key)
+            picked.append(x)
         return picked
 
     def compose(self, query: Query, notice: str | None = None) -> Answer:
@@ -269,13 +244,14 @@ class ExtractiveAnswerer(Answerer):
         if not picked:
             return self.refusal(query, notice)
         order = []  # section keys in order of first pick (the best section first)
-        for s in picked:
-            if s.hit.key not in order:
-                order.append(s.hit.key)
+        for x in picked:
+            if x.hit.key not in order:
+                order.append(x.hit.key)
         citations: list[Citation] = []
         lines = ["根据规划原文："]
         for key in order:
-            units = sorted((s.unit for s in picked if s.hit.key == key), key=lambda u: u.ordinal)
+            section = self.retriever.index.section(*key)
+            units = sorted((x.unit for x in picked if x.hit.key == key), key=lambda u: u.ordinal)
             runs: list[list] = []  # adjacent sentences are quoted together as one source
             for u in units:
                 if runs and u.ordinal == runs[-1][-1].ordinal + 1:
@@ -283,12 +259,8 @@ class ExtractiveAnswerer(Answerer):
                 else:
                     runs.append([u])
             for run in runs:
-                quote, span = source_text(self.retriever.index, run[0], run[-1])
-                n = len(citations) + 1
-                first = run[0]
-                citations.append(Citation(n, first.doc_id, first.chapter, first.chapter_title,
-                                          first.section, first.section_title, quote, span))
-                lines.append(f"{_with_marker(quote, n)}")
+                citations.append(cite(len(citations) + 1, section, run[0], run[-1]))
+                lines.append(_with_marker(citations[-1].quote, citations[-1].n))
         lines.append("")
         lines.append("来源：")
         lines += [f"[{c.n}] 「{c.label}」" for c in citations]

@@ -1,7 +1,8 @@
 """Citations: built from chunk metadata, checked against what was actually sent.
 
-A :class:`Citation` is made from an index unit (a sentence) or a retrieved section, never
-parsed out of model text. For LLM answers this module
+A :class:`Citation` carries a :class:`SectionRef` and the exact quoted text with its span;
+every answerer builds it with :func:`cite` (the file text between two units of one section),
+never by hand and never parsed out of model text. For LLM answers this module
 
 - validates ``[n]`` markers: a marker naming a source that was not sent is removed and
   counted (:func:`validate_markers`);
@@ -18,8 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from rag.chunking import split_sentences
-from rag.corpus import section_label
+from rag.chunking import Chunk, split_sentences
+from rag.corpus import Section, SectionRef
 
 MARKER = re.compile(r"\[(\d{1,3})\]")
 # a marker written the way small models often do: [1, 2] / [1][2] are both handled by MARKER
@@ -31,25 +32,21 @@ class Citation:
     """One numbered source of an answer: a section and the exact sentence(s) quoted."""
 
     n: int
-    doc_id: str
-    chapter: int
-    chapter_title: str
-    section: int
-    section_title: str
+    ref: SectionRef
     quote: str
     span: tuple[int, int]  # character span of the quote in the source file
 
     @property
     def label(self) -> str:
         """「第二章 第三节 培育一流创新主体」 without the corner brackets."""
-        return section_label(self.chapter, self.chapter_title, self.section,
-                             self.section_title)
+        return self.ref.label
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        return self.ref.key
 
     def to_json(self) -> dict:
-        return {"n": self.n, "doc_id": self.doc_id, "chapter": self.chapter,
-                "chapter_title": self.chapter_title, "section": self.section,
-                "section_title": self.section_title, "quote": self.quote,
-                "span": list(self.span)}
+        return {"n": self.n, **self.ref.to_json(), "quote": self.quote, "span": list(self.span)}
 
 
 def trim_span(text: str, start: int) -> tuple[str, tuple[int, int]]:
@@ -59,31 +56,12 @@ def trim_span(text: str, start: int) -> tuple[str, tuple[int, int]]:
     return body, (start + left, start + left + len(body))
 
 
-def citation_for(n: int, unit) -> Citation:
-    """A citation quoting ``unit`` (a Chunk, or a Hit whose chunk is quoted whole)."""
-    chunk = getattr(unit, "chunk", unit)
-    quote, span = trim_span(chunk.text, chunk.start)
-    return Citation(n=n, doc_id=chunk.doc_id, chapter=chunk.chapter,
-                    chapter_title=chunk.chapter_title, section=chunk.section,
-                    section_title=chunk.section_title, quote=quote, span=span)
-
-
-def join_quote(n: int, units: Sequence) -> Citation:
-    """One citation quoting several sentences of one section (ordered by position).
-
-    The quote is the sentences joined with no separator, as they stand in the file when
-    they are adjacent; the span runs from the first to the last.
-    """
-    units = sorted(units, key=lambda u: u.start)
-    first = citation_for(n, units[0])
-    if len(units) == 1:
-        return first
-    quote = "".join(u.text.strip() for u in units)
-    last = citation_for(n, units[-1])
-    return Citation(n=n, doc_id=first.doc_id, chapter=first.chapter,
-                    chapter_title=first.chapter_title, section=first.section,
-                    section_title=first.section_title, quote=quote,
-                    span=(first.span[0], last.span[1]))
+def cite(n: int, section: Section, first: Chunk, last: Chunk | None = None) -> Citation:
+    """Citation n quoting the file text from ``first`` to ``last`` (default: ``first``) of
+    one section, whitespace trimmed and the span kept exact."""
+    last = last or first
+    quote, span = trim_span(section.slice(first.start, last.end), first.start)
+    return Citation(n, section.ref, quote, span)
 
 
 def _expand_multi(text: str) -> str:

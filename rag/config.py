@@ -27,6 +27,10 @@ for _k, _v in {"ANONYMIZED_TELEMETRY": "False", "GRADIO_ANALYTICS_ENABLED": "Fal
     os.environ.setdefault(_k, _v)
 
 
+# Retrieval modes, defined once (the CLI, the evaluation suite and the retriever read this).
+MODES = ("bm25", "dense", "hybrid")
+
+
 class Settings(BaseSettings):
     """Every tunable of the pipeline; see README for the environment names (RAG_<FIELD>)."""
 
@@ -55,6 +59,29 @@ class Settings(BaseSettings):
     weight_chunk: float = 1.0
     weight_bm25: float = 1.0
     weight_heading: float = 0.25
+    # how deep each ranked list is read before fusion (units, not sections)
+    depth_sentences: int = Field(80, ge=1)
+    depth_chunks: int = Field(40, ge=1)
+    depth_headings: int = Field(20, ge=1)
+    depth_bm25: int = Field(100, ge=1)
+    # sentence evidence (rag.evidence): score = cosine + w_coverage·coverage + w_rank/rank;
+    # a dev grid (coverage 0.1–0.5, rank 0–0.1) put the best sentence in a gold section for
+    # 86–87% of answerable questions at these
+    evidence_w_coverage: float = 0.20
+    evidence_w_rank: float = 0.02
+    scope_top: int = Field(8, ge=1)  # top sentences checked for the asked value type and time
+    # refusal (rag.refusal): off-topic floor — best sentence cosine below this and at least this
+    # share of the question's IDF mass in words the plan never uses (红烧肉怎么做？)
+    off_topic_cosine: float = 0.875
+    off_topic_unknown: float = 0.7
+    # extractive answer (rag.answering): a sentence joins if within near_best of the best one,
+    # within near_best_other for a second section (on dev that was often not a gold one)
+    answer_max_sentences: int = Field(4, ge=1)
+    answer_max_sections: int = Field(2, ge=1)
+    answer_near_best: float = 0.035
+    answer_near_best_other: float = 0.01
+    # conversation memory: question–answer pairs kept (the app) and sent to a condense prompt
+    history_turns: int = Field(6, ge=0)
     # chroma server (unset: embedded PersistentClient under data_dir)
     chroma_host: str | None = None
     chroma_port: int = 8000
@@ -67,6 +94,11 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     llm_timeout: float = Field(30.0, gt=0)
     llm_gguf: Path | None = None
+    llm_max_sources: int = Field(5, ge=1)  # retrieved sections sent as <source> blocks
+    llm_max_tokens: int = Field(512, ge=16)
+    llm_temperature: float = Field(0.1, ge=0)
+    llm_context_window: int = Field(8192, ge=512)  # OpenAI-compatible endpoints
+    llm_n_ctx: int = Field(4096, ge=512)  # llama-cpp local models
     # app
     app_host: str = "127.0.0.1"
     app_port: int = 7860
@@ -76,8 +108,8 @@ class Settings(BaseSettings):
     @field_validator("mode")
     @classmethod
     def _mode(cls, v: str) -> str:
-        if v not in {"hybrid", "dense", "bm25"}:
-            raise ValueError("mode must be hybrid, dense or bm25")
+        if v not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
         return v
 
     @classmethod

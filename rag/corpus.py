@@ -239,12 +239,6 @@ class Corpus:
             h.update(d.content_hash.encode())
         return h.hexdigest()
 
-    def document(self, doc_id: str) -> Document:
-        for d in self.documents:
-            if d.id == doc_id:
-                return d
-        raise KeyError(doc_id)
-
 
 # ---------------------------------------------------------------- reading
 

@@ -5,9 +5,11 @@ prompt with the retrieved text only inside numbered ``<source>`` blocks, then th
 The reply is streamed; afterwards its ``[n]`` markers are validated against the sources sent
 (others removed and counted), markers are attached if it has none, and citations are built
 from the sources' metadata. Endpoint down, slow (``llm_timeout``), erroring or returning
-nothing → the extractive answer with a visible notice.
+nothing → the extractive answer with a visible notice. Only transport and protocol errors
+(:data:`LLM_ERRORS`) fall back; anything else is a bug and surfaces. A question the refusal
+rule refuses is refused here too, before any model is asked.
 
-Not handled here: retrieval and refusal scoring (answering.py, evidence.py).
+Not handled here: retrieval and refusal scoring (answering.py, refusal.py).
 """
 
 from __future__ import annotations
@@ -17,17 +19,33 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from rag.answering import (FALLBACK_NOTICE, REFUSAL, Answer, Answerer,
-                           ExtractiveAnswerer, Query, _join)
-from rag.citations import (Citation, answer_sentences, attach_markers, overlap_similarity,
-                           trim_span, validate_markers, MARKER)
+import httpx
+
+from rag.answering import FALLBACK_NOTICE, Answer, Answerer, ExtractiveAnswerer, Query, _join
+from rag.citations import (MARKER, Citation, answer_sentences, attach_markers, cite,
+                           overlap_similarity, validate_markers)
 from rag.errors import ConfigError, GenerationError
 from rag.followup import is_followup, rewrite_followup
 from rag.prompting import load_prompt
+from rag.refusal import REFUSAL
 from rag.wordseg import tokenize
 
-MAX_SOURCES = 5
-MAX_TOKENS = 512
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """What a failing endpoint raises: our timeout, sockets, HTTP, the OpenAI client's
+    API errors (connection, timeout, status) and malformed payloads (JSON, missing keys)."""
+    errors: list[type[BaseException]] = [GenerationError, OSError, httpx.HTTPError,
+                                         ValueError, KeyError]
+    try:
+        import openai
+
+        errors.append(openai.APIError)
+    except ImportError:  # the openai client comes with llama-index-llms-openai-like
+        pass
+    return tuple(errors)
+
+
+LLM_ERRORS = _transport_errors()
 REMOVED_NOTICE = "已删除 {n} 个指向未提供来源的引用标记。"
 _TAG = re.compile(r"<\s*/?\s*source", re.IGNORECASE)
 
@@ -37,10 +55,10 @@ def _material(text: str) -> str:
     return _TAG.sub(lambda m: m.group(0).replace("<", "＜"), text.strip())
 
 
-def build_messages(question: str, hits) -> list[dict]:
+def build_messages(question: str, hits, max_sources: int = 5) -> list[dict]:
     """System + user messages; retrieved text appears only inside the user's source blocks."""
     sources = [{"n": i, "title": h.chunk.heading_path, "text": _material(h.text)}
-               for i, h in enumerate(hits[:MAX_SOURCES], start=1)]
+               for i, h in enumerate(hits[:max_sources], start=1)]
     return [{"role": "system", "content": load_prompt("answer_system", refusal=REFUSAL)},
             {"role": "user", "content": load_prompt("answer_user", sources=sources,
                                                     question=_material(question),
@@ -50,12 +68,12 @@ def build_messages(question: str, hits) -> list[dict]:
 class LLMAnswerer(Answerer):
     """Base of the LLM backends: prompt, stream, validate, cite, fall back."""
 
-    max_tokens = MAX_TOKENS  # per answer; lower it for small local models
-
     def __init__(self, settings, retriever):
         super().__init__(settings, retriever)
         self.extractive = ExtractiveAnswerer(settings, retriever)
         self.timeout = float(settings.llm_timeout)
+        self.max_tokens = settings.llm_max_tokens  # per answer; lower it for small local models
+        self.max_sources = settings.llm_max_sources
 
     # backends implement these two --------------------------------------------------
     def _chat_stream(self, messages: list[dict]) -> Iterator[str]:
@@ -70,23 +88,23 @@ class LLMAnswerer(Answerer):
         rule = rewrite_followup(question, history)
         if not is_followup(question, history):
             return rule.standalone, rule.chapter, rule.section
+        turns = [t for t in history if isinstance(t, dict) and t.get("role") in
+                 ("user", "assistant")][-2 * self.settings.history_turns:]
         try:
-            turns = [t for t in history if isinstance(t, dict) and t.get("role") in
-                     ("user", "assistant")][-6:]
             prompt = load_prompt("condense", history=turns, question=question)
             text = self._chat([{"role": "user", "content": prompt}]).strip().splitlines()
-            out = text[0].strip() if text else ""
-            if 2 <= len(out) <= self.settings.max_question_chars:
-                return out, rule.chapter, rule.section
-        except Exception:  # any LLM failure: the rule-based rewrite still works
-            pass
+        except LLM_ERRORS:  # the endpoint failed: the rule-based rewrite still works
+            return rule.standalone, rule.chapter, rule.section
+        out = text[0].strip() if text else ""
+        if 2 <= len(out) <= self.settings.max_question_chars:
+            return out, rule.chapter, rule.section
         return rule.standalone, rule.chapter, rule.section
 
     def _stream(self, query: Query) -> Iterator[str | Answer]:
-        if not query.hits:
+        if query.refused or not query.hits:  # the same refusal rule as the extractive answerer
             yield self.refusal(query)
             return
-        messages = build_messages(query.standalone, list(query.hits))
+        messages = build_messages(query.standalone, list(query.hits), self.max_sources)
         parts: list[str] = []
         start = time.monotonic()
         try:
@@ -96,7 +114,7 @@ class LLMAnswerer(Answerer):
                 if delta:
                     parts.append(delta)
                     yield delta
-        except Exception as exc:  # down, slow, HTTP error, malformed chunk: all fall back
+        except LLM_ERRORS as exc:  # down, slow, HTTP error, malformed chunk: all fall back
             yield self._fallback(query, _reason(exc))
             return
         text = "".join(parts).strip()
@@ -112,7 +130,7 @@ class LLMAnswerer(Answerer):
         """Validate markers, attach missing ones, build citations and the sources list."""
         if text.startswith(REFUSAL) or text.strip("。 \n") == REFUSAL.strip("。"):
             return self.refusal(query, name=self.name)
-        sent_hits = list(query.hits[:MAX_SOURCES])
+        sent_hits = list(query.hits[:self.max_sources])
         text, removed, used = validate_markers(text, range(1, len(sent_hits) + 1))
         if not used:
             sim = overlap_similarity(tokenize)
@@ -134,9 +152,7 @@ class LLMAnswerer(Answerer):
         sim = overlap_similarity(tokenize)
         units = self.scorer.sentences.get(hit.key) or [hit.chunk]
         best = max(units, key=lambda u: sim(claims, u.text))
-        quote, span = trim_span(best.text, best.start)
-        return Citation(n, hit.doc_id, hit.chapter, hit.chapter_title, hit.section,
-                        hit.section_title, quote, span)
+        return cite(n, self.retriever.index.section(*hit.key), best)
 
 
 def _reason(exc: Exception) -> str:
@@ -163,8 +179,9 @@ class OpenAICompatibleAnswerer(LLMAnswerer):
 
         self.llm = OpenAILike(model=settings.llm_model, api_base=settings.llm_base_url,
                               api_key=settings.llm_api_key or "not-needed", is_chat_model=True,
-                              timeout=self.timeout, max_retries=0, temperature=0.1,
-                              max_tokens=MAX_TOKENS, context_window=8192)
+                              timeout=self.timeout, max_retries=0,
+                              temperature=settings.llm_temperature, max_tokens=self.max_tokens,
+                              context_window=settings.llm_context_window)
 
     @property
     def display_name(self) -> str:
@@ -198,7 +215,7 @@ class LlamaCppAnswerer(LLMAnswerer):
         path = settings.llm_gguf
         if path is None or not Path(path).is_file():
             raise ConfigError(f"找不到 GGUF 模型文件 {path}：请设置 RAG_LLM_GGUF 为本地 .gguf 路径")
-        self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=4096, verbose=False)
+        self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=settings.llm_n_ctx, verbose=False)
         self.path = Path(path)
 
     @property
@@ -208,6 +225,6 @@ class LlamaCppAnswerer(LLMAnswerer):
     def _chat_stream(self, messages):
         for chunk in self.llm.create_chat_completion(messages=messages, stream=True,
                                                      max_tokens=self.max_tokens,
-                                                     temperature=0.1):
+                                                     temperature=self.settings.llm_temperature):
             yield chunk["choices"][0].get("delta", {}).get("content") or ""
 

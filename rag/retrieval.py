@@ -14,26 +14,29 @@ Weights and k (settings: weight_*, rrf_k) were chosen on eval/datasets/dev.jsonl
 k (10) that lets the first ranks dominate lifted MRR@10 from 0.886 to 0.914, on both halves.
 The result is the best chunk of each of the top sections (one section never fills the list).
 
+:meth:`Retriever.search` validates and cleans a question (the CLI's entry);
+:meth:`Retriever.retrieve` takes a question already cleaned by the caller (the answer
+pipeline cleans once) and returns the hits together with the query vector, so nothing
+downstream embeds the question again. Depths per list are Settings (depth_*).
+
 Not handled here: composing answers (answering.py).
 """
 
 from __future__ import annotations
 
-import time
 import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from rag.chunking import Chunk
-from rag.config import Settings
-from rag.corpus import section_label
+from rag.config import MODES, Settings
+from rag.corpus import SectionRef
 from rag.embeddings import embedder_for
 from rag.errors import RetrievalError
 from rag.store import Index, heading_id
 from rag.wordseg import tokenize
 
-MODES = ("hybrid", "dense", "bm25")
 SectionKey = tuple[str, int, int]  # (doc_id, chapter, section)
 
 
@@ -64,9 +67,6 @@ class Hit:
     chunk: Chunk
     score: float  # fused score (RRF) in hybrid mode; cosine or BM25 score otherwise
     rank: int  # 1-based
-    dense: float = 0.0  # best cosine similarity of a sentence/chunk of this section
-    bm25: float = 0.0  # best BM25 score of a chunk of this section
-    sentence_id: str | None = None  # best-matching sentence, if dense ran
 
     @property
     def doc_id(self) -> str:
@@ -101,14 +101,26 @@ class Hit:
         return self.chunk.key
 
     @property
+    def ref(self) -> SectionRef:
+        return self.chunk.ref
+
+    @property
     def label(self) -> str:
-        return section_label(self.chapter, self.chapter_title, self.section, self.section_title)
+        return self.chunk.ref.label
 
     def to_json(self) -> dict:
         return {"rank": self.rank, "score": round(self.score, 6), "doc_id": self.doc_id,
                 "chapter": self.chapter, "chapter_title": self.chapter_title,
                 "section": self.section, "section_title": self.section_title,
                 "chunk_id": self.chunk.id, "text": self.text}
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """The hits of one question and its query vector (None when no dense list ran)."""
+
+    hits: list[Hit]
+    qvec: list[float] | None
 
 
 @dataclass
@@ -140,9 +152,8 @@ class Retriever:
         self._by_section: dict[SectionKey, list[Chunk]] = {}
         for c in index.chunks:
             self._by_section.setdefault(c.key, []).append(c)
-        self.last_timing: dict[str, float] = {}
         self._counts: dict[int, int] = {}
-        self._heading_keys = {heading_id(sec): (sec.doc_id, sec.chapter, sec.section)
+        self._heading_keys = {heading_id(sec): sec.key
                               for sec in index.sections}
 
     @classmethod
@@ -168,6 +179,12 @@ class Retriever:
         question, _ = clean_question(question, self.settings.max_question_chars)
         if not question:
             raise RetrievalError("问题为空（或只含空白、不可见字符）：请输入要查询的问题")
+        return self.retrieve(question, k=k, mode=mode, chapter=chapter, doc_id=doc_id).hits
+
+    def retrieve(self, question: str, k: int | None = None, mode: str | None = None,
+                 chapter: int | None = None, doc_id: str | None = None) -> Retrieval:
+        """Like :meth:`search` for a question the caller has already cleaned (non-empty);
+        returns the query vector with the hits."""
         mode = mode or self.settings.mode
         if mode not in MODES:
             raise RetrievalError(f"未知检索模式 {mode!r}；可用：{', '.join(MODES)}")
@@ -218,7 +235,7 @@ class Retriever:
         scores = self.index.bm25.get_scores(tokens)
         if chapter is not None:
             scores = np.where(self._chunk_chapter == chapter, scores, 0.0)
-        top = np.argsort(-scores)[:100]
+        top = np.argsort(-scores)[:self.settings.depth_bm25]
         for i in top:
             if scores[i] <= 0:
                 break
@@ -227,22 +244,20 @@ class Retriever:
                 ranked.offer(c.key, float(scores[i]), c.id)
         return ranked
 
-    def _search(self, question: str, k: int, mode: str, chapter, doc_id) -> list[Hit]:
+    def _search(self, question: str, k: int, mode: str, chapter, doc_id) -> Retrieval:
         s = self.settings
-        t0 = time.perf_counter()
+        qvec = None
         lists: list[tuple[float, _Ranked]] = []
         sent = chunk = bm = _Ranked()
         if mode in ("hybrid", "dense"):
             qvec = self.embedder.get_query_embedding(question)
-            t1 = time.perf_counter()
-            sent = self._dense(self.index.sentence_store, qvec, 80, chapter, doc_id)
-            chunk = self._dense(self.index.chunk_store, qvec, 40, chapter, doc_id)
+            sent = self._dense(self.index.sentence_store, qvec, s.depth_sentences, chapter, doc_id)
+            chunk = self._dense(self.index.chunk_store, qvec, s.depth_chunks, chapter, doc_id)
             lists += [(s.weight_sentence, sent), (s.weight_chunk, chunk)]
             if s.weight_heading:
-                head = self._dense(self.index.heading_store, qvec, 20, chapter, doc_id,
-                                   self._heading_keys)
+                head = self._dense(self.index.heading_store, qvec, s.depth_headings, chapter,
+                                   doc_id, self._heading_keys)
                 lists.append((s.weight_heading, head))
-            self.last_timing["embed"] = t1 - t0
         if mode in ("hybrid", "bm25"):
             bm = self._bm25(question, chapter, doc_id)
             lists.append((s.weight_bm25 if mode == "hybrid" else 1.0, bm))
@@ -258,11 +273,9 @@ class Retriever:
             dense = max(sent.scores.get(key, 0.0), chunk.scores.get(key, 0.0))
             score = fused[key] if mode == "hybrid" else (
                 dense if mode == "dense" else bm.scores.get(key, 0.0))
-            sid = sent.units.get(key)
-            hits.append(Hit(chunk=self._pick_chunk(key, sid, chunk, bm), score=score, rank=rank,
-                            dense=dense, bm25=bm.scores.get(key, 0.0), sentence_id=sid))
-        self.last_timing["total"] = time.perf_counter() - t0
-        return hits
+            hits.append(Hit(chunk=self._pick_chunk(key, sent.units.get(key), chunk, bm),
+                            score=score, rank=rank))
+        return Retrieval(hits, qvec)
 
     def _pick_chunk(self, key: SectionKey, sentence_id: str | None, chunk: _Ranked,
                     bm: _Ranked) -> Chunk:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -174,6 +175,11 @@ def _cleanup(data_dir: Path, keep: set[str]) -> None:
             shutil.rmtree(d, ignore_errors=True)
 
 
+def new_build_id() -> str:
+    """A build id unique across processes and within one second: time, pid, random suffix."""
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
 def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = True,
                 corpus: Corpus | None = None, on_stage=None,
                 use_shipped_cache: bool = True) -> BuildReport:
@@ -216,7 +222,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = T
     timings["chunk"] = time.perf_counter() - t
 
     data_dir = Path(settings.data_dir)
-    build_id = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+    build_id = new_build_id()
     build = data_dir / "builds" / build_id
     try:
         build.mkdir(parents=True, exist_ok=False)
@@ -374,6 +380,3 @@ class Index:
 
     def section(self, doc_id: str, chapter: int, section: int) -> Section:
         return self._section_by_key[(doc_id, chapter, section)]
-
-    def sections_of(self, doc_id: str | None = None) -> list[Section]:
-        return [s for s in self.sections if doc_id is None or s.doc_id == doc_id]

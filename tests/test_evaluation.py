@@ -9,7 +9,7 @@ import math
 import pytest
 
 from rag.config import PROJECT_ROOT
-from rag.corpus import load_corpus
+from rag.corpus import SectionRef, load_corpus
 from rag.evaluation import (DatasetError, GoldQuestion, check_dataset, dedupe, hit_at_k,
                             key_numbers, ndcg_at_k, question_metrics, recall_at_k,
                             reciprocal_rank, summarize)
@@ -233,7 +233,7 @@ def test_answer_metrics_on_hand_made_answers():
     from rag.evaluation import answer_record, answer_summary
 
     def cit(n, ch, sec):
-        return Citation(n, D, ch, "章", sec, "节", "引文", (0, 2))
+        return Citation(n, SectionRef(D, ch, "章", sec, "节"), "引文", (0, 2))
 
     def ans(text, refused, cits=()):
         return Answer("问", "问", text, refused, "extractive", tuple(cits))

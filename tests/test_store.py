@@ -18,17 +18,30 @@ from rag.config import load_settings
 from rag.corpus import load_corpus
 from rag.errors import IndexError_, IndexMismatchError
 from rag.retrieval import Retriever
-from rag.store import Index, build_index, current_manifest
-from tests.conftest import PROJECT_ROOT, REAL_CORPUS
+from rag.store import Index, build_index, current_manifest, new_build_id
+from tests.conftest import DATA, PROJECT_ROOT, REAL_CORPUS
+
+
+@pytest.fixture(scope="module")
+def built_tiny(tmp_path_factory):
+    """The tiny plan indexed once for this module: (corpus dir, data dir, first BuildReport)."""
+    root = tmp_path_factory.mktemp("tiny-built")
+    shutil.copytree(DATA / "tiny_corpus", root / "corpus")
+    settings = load_settings(corpus_dir=root / "corpus", data_dir=root / "data")
+    return settings, build_index(settings, progress=False)
 
 
 @pytest.fixture
-def tiny_settings(tiny_corpus, tmp_path):
-    return load_settings(corpus_dir=tiny_corpus, data_dir=tmp_path / "data")
+def tiny_settings(built_tiny, tmp_path):
+    """A private copy of the built tiny index (corpus, builds, `current` link, embed cache)."""
+    base, _ = built_tiny
+    shutil.copytree(base.corpus_dir, tmp_path / "corpus")
+    shutil.copytree(base.data_dir, tmp_path / "data", symlinks=True)
+    return load_settings(corpus_dir=tmp_path / "corpus", data_dir=tmp_path / "data")
 
 
-def test_round_trip_tiny(tiny_settings):
-    report = build_index(tiny_settings, progress=False)
+def test_round_trip_tiny(built_tiny):
+    tiny_settings, report = built_tiny
     assert not report.skipped and report.counts["sections"] == 7
     index = Index(tiny_settings)
     sentences, chunks = chunk_corpus(load_corpus(tiny_settings.corpus_dir),
@@ -45,8 +58,8 @@ def test_round_trip_tiny(tiny_settings):
     assert len({h.key for h in hits}) == 3  # one hit per section
 
 
-def test_manifest_records_build(tiny_settings):
-    build_index(tiny_settings, progress=False)
+def test_manifest_records_build(built_tiny):
+    tiny_settings, _ = built_tiny
     m = current_manifest(tiny_settings)
     assert m.embedder == "e5-small-q4" and m.dim == 384
     assert m.chunker_version == CHUNKER_VERSION and m.chunk_tokens == tiny_settings.chunk_tokens
@@ -57,8 +70,8 @@ def test_manifest_records_build(tiny_settings):
     assert (tiny_settings.index_dir / "bm25").is_dir()
 
 
-def test_unchanged_corpus_embeds_nothing(tiny_settings):
-    first = build_index(tiny_settings, progress=False)
+def test_unchanged_corpus_embeds_nothing(built_tiny, tiny_settings):
+    _, first = built_tiny
     assert first.embedded > 0
     assert build_index(tiny_settings, progress=False).skipped
     again = build_index(tiny_settings, rebuild=True, progress=False)
@@ -70,8 +83,18 @@ def test_unchanged_corpus_embeds_nothing(tiny_settings):
     assert os.path.realpath(tiny_settings.index_dir).endswith(again.build_id)
 
 
+def test_two_builds_in_the_same_second_get_distinct_ids(tiny_settings):
+    # ids were time-pid only: two builds within one second in one process collided
+    ids = {new_build_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    a = build_index(tiny_settings, rebuild=True, progress=False)
+    b = build_index(tiny_settings, rebuild=True, progress=False)
+    assert a.build_id != b.build_id
+    assert os.path.realpath(tiny_settings.index_dir).endswith(b.build_id)
+    assert Retriever(Index(tiny_settings)).search("高新技术企业", k=1)[0].key == ("tiny", 2, 2)
+
+
 def test_changed_corpus_rebuilds(tiny_settings):
-    build_index(tiny_settings, progress=False)
     p = Path(tiny_settings.corpus_dir) / "tiny-plan.txt"
     p.write_text(p.read_text(encoding="utf-8").replace("800家", "900家"), encoding="utf-8")
     report = build_index(tiny_settings, progress=False)
@@ -86,7 +109,6 @@ def test_missing_index(tmp_path):
 
 
 def test_embedder_mismatch(tiny_settings):
-    build_index(tiny_settings, progress=False)
     other = load_settings(corpus_dir=tiny_settings.corpus_dir, data_dir=tiny_settings.data_dir,
                           embedder="sentence-transformers:/some/model")
     with pytest.raises(IndexMismatchError) as exc:
@@ -95,14 +117,12 @@ def test_embedder_mismatch(tiny_settings):
 
 
 def test_deleted_bm25_file_is_a_clear_error(tiny_settings):
-    build_index(tiny_settings, progress=False)
     shutil.rmtree(tiny_settings.index_dir / "bm25")
     with pytest.raises(IndexError_, match="ingest"):
         Index(tiny_settings)
 
 
 def test_bad_corpus_leaves_index_untouched(tiny_settings):
-    build_index(tiny_settings, progress=False)
     before = os.path.realpath(tiny_settings.index_dir)
     (Path(tiny_settings.corpus_dir) / "tiny-plan.txt").write_bytes(b"")
     from rag.errors import CorpusError
@@ -116,7 +136,6 @@ def test_bad_corpus_leaves_index_untouched(tiny_settings):
 @pytest.mark.slow
 def test_killed_ingest_keeps_previous_index(tiny_settings, tmp_path):
     """SIGKILL a real build of the full plan midway: the tiny index stays live and usable."""
-    build_index(tiny_settings, progress=False)
     before = os.path.realpath(tiny_settings.index_dir)
     env = {**os.environ, "RAG_CORPUS_DIR": str(REAL_CORPUS),
            "RAG_DATA_DIR": str(tiny_settings.data_dir)}

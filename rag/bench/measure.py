@@ -15,12 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.config import PROJECT_ROOT
+from rag.config import MODES, PROJECT_ROOT  # noqa: F401  (MODES re-exported for the bench)
 from rag.corpus import Corpus
 from rag.errors import RagError
 
 DEV = PROJECT_ROOT / "eval" / "datasets" / "dev.jsonl"
-MODES = ("bm25", "dense", "hybrid")
 
 
 class BenchError(RagError):

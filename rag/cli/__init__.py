@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rag.config import load_settings
+from rag.config import MODES, load_settings
 from rag.errors import RagError
 
 
@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("search", help="检索：列出最相关的章节及片段")
     sp.add_argument("question", nargs="?", help="问题")
     sp.add_argument("-k", type=int, default=None, help="返回的章节数（默认 5）")
-    sp.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None)
+    sp.add_argument("--mode", choices=list(MODES), default=None)
     sp.add_argument("--chapter", type=int, default=None, help="只检索第 N 章（0 = 通知及序言）")
     sp.add_argument("--json", action="store_true", help="输出 JSON")
     sp.add_argument("--batch", metavar="FILE.jsonl",

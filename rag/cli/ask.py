@@ -19,7 +19,7 @@ def calibrate(pipeline: Pipeline, dataset, max_false: float = 0.05) -> dict:
     Maximises the share of unanswerable questions refused while refusing at most
     ``max_false`` of the answerable ones. Returns the calibration record to store.
     """
-    from rag.evidence import pick_threshold
+    from rag.refusal import pick_threshold
 
     rows = [json.loads(line) for line in Path(dataset).read_text(encoding="utf-8").splitlines()
             if line.strip()]
@@ -45,7 +45,7 @@ def _print_answer(answer: Answer) -> None:
 
 def run_cli(args, settings: Settings) -> int:
     """``python -m rag ask``: one question, a batch file, or ``--calibrate``."""
-    from rag.evidence import CALIBRATION_FILE
+    from rag.refusal import CALIBRATION_FILE
 
     calibrating = getattr(args, "calibrate", False)
     batch = getattr(args, "batch", None)

@@ -19,6 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from rag import __version__
+from rag.config import MODES as RETRIEVER_MODES
 from rag.config import Settings
 from rag.corpus import load_corpus
 from rag.evaluation.baseline import NAIVE_CHUNK_SIZE, NAIVE_OVERLAP, NaiveRetriever
@@ -26,7 +27,8 @@ from rag.evaluation.dataset import TYPES, DatasetError, GoldQuestion, file_sha25
 from rag.evaluation.metrics import (DEFAULT_KS, DEPTH, Key, dedupe, key_numbers, mean_metrics,
                                     percentile, question_metrics)
 
-MODES = ("bm25", "dense", "hybrid", "naive")
+# the retriever's modes (rag.config.MODES) in report order, plus the naive LlamaIndex recipe
+MODES = RETRIEVER_MODES + ("naive",)
 _MARKER = re.compile(r"\[\d+\]")
 
 

@@ -1,0 +1,166 @@
+"""Refusal, in one place: features of the best evidence → decision → threshold → refusal text.
+
+Every answerer (extractive and LLM) asks :func:`decide`; nothing else decides to refuse.
+
+- :func:`features` looks at the scored sentences of a question (rag.evidence): how much of the
+  question the best sentence and section cover, the share of question words the plan never
+  uses, whether a number/amount/time is asked and whether a top sentence holds it in the
+  asked time frame, and whether the question names a region or year the plan never mentions.
+- :meth:`Features.refusal_score` turns them into one support score; :func:`decide` refuses
+  below the calibrated threshold, or on the hard checks (nothing to look up, no evidence).
+- The threshold is calibrated on a gold set (:func:`pick_threshold`, ``python -m rag ask
+  --calibrate``) and stored in ``eval/refusal.json`` (committed, measured) or
+  ``<data_dir>/refusal.json`` (a local override). :func:`load_threshold` reads it; a missing
+  or corrupt committed file is a clear error, never a silent "never refuse".
+
+Not handled here: scoring sentences (rag.evidence), composing answers (rag.answering).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.config import PROJECT_ROOT, Settings
+from rag.errors import ConfigError
+from rag.evidence import ASKS_NUMBER, ASKS_TIME, SentenceScorer
+from rag.wordseg import tokenize
+
+log = logging.getLogger(__name__)
+
+REFUSAL = "规划原文中未找到与该问题直接相关的内容。"
+CALIBRATION_FILE = "refusal.json"
+DEFAULT_CALIBRATION = PROJECT_ROOT / "eval" / CALIBRATION_FILE
+RELATED_SHOWN = 3  # nearest sections listed as 可能相关 under a refusal
+
+# Words that frame a question in time or scope but say nothing about its topic; a sentence
+# matching only these ("到2025年，全省……达到") is not evidence for a specific target.
+_FRAME = frozenset("""十四五 十三五 时期 期间 到 末 达到 目标 要 计划 预计 全省 力争 实现 年 规划 主要 全年
+全面 提出 重点 今后 未来 五年 省里 咱们 山西 要求 多少 几 控制 以内 以上 提高 增加 下降 年均""".split())
+# provincial-level regions; a question about one the plan never names is out of scope
+REGIONS = tuple("""北京 天津 河北 内蒙古 辽宁 吉林 黑龙江 上海 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南
+广东 广西 海南 重庆 四川 贵州 云南 西藏 陕西 甘肃 青海 宁夏 新疆 台湾 香港 澳门""".split())
+
+
+@dataclass(frozen=True)
+class Features:
+    """What the refusal decision looks at for one question."""
+
+    best_cosine: float
+    best_coverage: float  # of the best sentence
+    section_coverage: float  # of the best sentence's whole section (with its headings)
+    unknown: float  # IDF mass share of question tokens that occur nowhere in the plan
+    asks_value: bool  # the question asks for a number, an amount or a time
+    typed_coverage: float  # best topic coverage among top sentences that hold the asked value
+    no_typed_evidence: bool  # no top sentence holds the asked value type in the asked time frame
+    foreign: bool  # names a region or year the plan never mentions
+    off_topic: bool = False  # weak best sentence and mostly words the plan never uses
+
+    def refusal_score(self) -> float:
+        """Support in [-1, 2]; a question is refused below the calibrated threshold.
+
+        Retrieval scores (RRF, cosine, BM25) barely separate the dev set's unanswerable
+        questions, which ask for targets on topics the plan does cover; what separates them
+        is whether a retrieved sentence holds the asked value *about the asked topic*. So
+        value questions score their typed topic coverage; other questions score
+        1 + cosine and are refused only by the hard checks.
+        """
+        if self.foreign or self.no_typed_evidence or self.off_topic:
+            return -1.0
+        if self.asks_value:
+            return self.typed_coverage
+        return 1.0 + self.best_cosine
+
+    def to_json(self) -> dict:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+
+
+def features(scorer: SentenceScorer, question: str, scored: list, settings: Settings) -> Features:
+    """Refusal features of a question given its scored sentences (best first)."""
+    q_tokens = list(dict.fromkeys(tokenize(question)))
+    total = sum(scorer.idf(t) for t in q_tokens) or 1.0
+    unknown = sum(scorer.idf(t) for t in q_tokens if not scorer.knows(t)) / total
+    years = set(re.findall(r"(?:19|20)\d\d", question))
+    foreign = bool(years - scorer.plan_years) or any(
+        r in question and not scorer.mentions(r) for r in REGIONS)
+    asks = bool(ASKS_NUMBER.search(question) or ASKS_TIME.search(question))
+    if not scored:
+        return Features(0.0, 0.0, 0.0, unknown, asks, 0.0, True, foreign)
+    best = scored[0]
+    sec_cov = scorer.coverage(q_tokens, scorer.section_tokens(best.hit.key))
+    typed = [x for x in scored[:settings.scope_top] if x.in_scope]
+    focus = [t for t in q_tokens if t not in _FRAME and not re.fullmatch(r"\d+", t)]
+    typed_cov = max((scorer.coverage(focus, scorer.tokens_of(x.unit)) for x in typed),
+                    default=0.0)
+    off_topic = best.cosine < settings.off_topic_cosine and unknown >= settings.off_topic_unknown
+    return Features(best.cosine, best.coverage, sec_cov, unknown, asks, typed_cov,
+                    not typed, foreign, off_topic)
+
+
+def decide(support: float, threshold: float, *, contentless: bool, has_evidence: bool,
+           focused: bool) -> bool:
+    """Whether to refuse: nothing to look up, no evidence, or support below the threshold.
+
+    ``focused``: a follow-up pointing at a section (这一节…) is answered from that section
+    whatever its score.
+    """
+    return contentless or not has_evidence or (not focused and support < threshold)
+
+
+def refusal_text(related_labels: list[str]) -> str:
+    """The refusal phrase, plus the nearest sections as 可能相关."""
+    lines = [REFUSAL]
+    if related_labels:
+        lines += ["", "可能相关："] + [f"- 「{label}」" for label in related_labels[:RELATED_SHOWN]]
+    return "\n".join(lines)
+
+
+def load_threshold(settings: Settings) -> float:
+    """The refusal threshold: settings override, else data_dir/refusal.json, else eval/.
+
+    A local override that cannot be read is a logged warning (the committed value is used);
+    a committed file that cannot be read is a :class:`ConfigError`.
+    """
+    if settings.refusal_threshold:
+        return float(settings.refusal_threshold)
+    local = Path(settings.data_dir) / CALIBRATION_FILE
+    if local.exists():
+        try:
+            return _read_threshold(local)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("本地拒答阈值文件 %s 无法读取（%s），改用 %s", local, exc, DEFAULT_CALIBRATION)
+    try:
+        return _read_threshold(DEFAULT_CALIBRATION)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"拒答阈值文件 {DEFAULT_CALIBRATION} 缺失或损坏（{type(exc).__name__}）："
+                          "请运行 python -m rag ask --calibrate --save eval/refusal.json，"
+                          "或设置 RAG_REFUSAL_THRESHOLD") from None
+
+
+def _read_threshold(path: Path) -> float:
+    value = float(json.loads(path.read_text(encoding="utf-8"))["threshold"])
+    if value != value:  # NaN
+        raise ValueError("threshold is NaN")
+    return value
+
+
+def pick_threshold(answerable: list[float], unanswerable: list[float],
+                   max_false: float = 0.05) -> tuple[float, float, float]:
+    """Threshold maximising refused unanswerable with false refusals ≤ ``max_false``.
+
+    A question is refused when its score is below the threshold. Returns
+    ``(threshold, refused_unanswerable_rate, false_refusal_rate)``.
+    """
+    cands = sorted(set(answerable) | set(unanswerable))
+    best = (min(cands) - 1e-6 if cands else 0.0, 0.0, 0.0)
+    for i, c in enumerate(cands):
+        # midpoint to the next candidate: robust to ties and small drift
+        t = (c + cands[i + 1]) / 2 if i + 1 < len(cands) else c + 1e-6
+        fr = sum(a < t for a in answerable) / max(1, len(answerable))
+        ru = sum(u < t for u in unanswerable) / max(1, len(unanswerable))
+        if fr <= max_false and (ru, -fr) > (best[1], -best[2]):
+            best = (t, ru, fr)
+    return best
