@@ -35,6 +35,18 @@ def calibrate(pipeline: Pipeline, dataset, max_false: float = 0.05) -> dict:
             "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
 
 
+def _history(row: dict) -> list[dict] | None:
+    """A batch line's optional "history" (OpenAI message format), checked."""
+    history = row.get("history")
+    if history is None:
+        return None
+    if not isinstance(history, list) or not all(
+            isinstance(t, dict) and t.get("role") in ("user", "assistant", "system")
+            and isinstance(t.get("content"), str) for t in history):
+        raise RetrievalError('"history" 须为 [{"role": "user"|"assistant", "content": "…"}, …] 的列表')
+    return history
+
+
 def _print_answer(answer: Answer) -> None:
     if answer.notice:
         print(f"（{answer.notice}）")
@@ -63,10 +75,13 @@ def run_cli(args, settings: Settings) -> int:
         for row in read_batch(batch):
             t = time.perf_counter()
             try:
-                out = pipeline.ask(row["question"], chapter=args.chapter).to_json()
+                history = _history(row)
+                out = pipeline.ask(row["question"], history=history,
+                                   chapter=args.chapter).to_json()
             except RetrievalError as exc:
-                out = {"answer": "", "refused": False, "answerer": pipeline.answerer.name,
-                       "citations": [], "notice": None, "error": str(exc)}
+                out = {"answer": "", "direct": None, "standalone": None, "refused": False,
+                       "answerer": pipeline.answerer.name, "citations": [], "notice": None,
+                       "error": str(exc)}
             out = {"id": row.get("id"), **out, "seconds": round(time.perf_counter() - t, 4)}
             print_json(out)
         return 0
