@@ -96,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--dataset", default="eval/datasets/dev.jsonl",
                     help="校准用的金标集（含 unanswerable 题），默认 eval/datasets/dev.jsonl")
     sp.add_argument("--save", metavar="FILE.json", help="校准结果写到此文件（如 eval/refusal.json）")
+    sp.add_argument("--folds", type=int, default=5,
+                    help="校准时做 k 折交叉验证，报告折外（out-of-fold）拒答率（默认 5；0 = 不做）")
     sp.set_defaults(func=cmd_ask)
 
     sp = sub.add_parser("eval", help="离线评测：检索与回答指标、基线对比、报告与图表")
