@@ -3,8 +3,8 @@
 * Numbers: same-unit numbers of the plan, closest in magnitude (hard) or farthest (easy), topped
   up with the answer scaled (rules.scaled_numbers) when the plan has too few.
 * Quoted slogans: other slogans of the same shape (numeral-led 「三个一批」, code 「1331」, with +,
-  or plain) and a similar length, the same chapter first; numeral-led slogans also get their
-  own numeral variants (两山七河一流域 → 两山六河一流域).
+  or plain) and a similar length — plain ones only from the same chapter; numeral-led slogans
+  also get their own numeral variants (两山七河一流域 → 两山六河一流域).
 * Places: the same kind of place (city for city, region for region).
 * 出自哪一节: the neighbouring sections of the same chapter.
 * Multi items: for a list of places, other places of that kind; for a list of parallel phrases
@@ -46,7 +46,8 @@ def _closeness(fact: Fact, sent: Sentence, cand: tuple[str, Section, float | Non
     other_chapter = sec.chapter != sent.section.chapter
     if fact.value is not None and value is not None and fact.value > 0 and value > 0:
         return (abs(math.log10(value) - math.log10(fact.value)), other_chapter, text)
-    return (other_chapter, abs(len(text) - len(fact.text)), text)
+    # terms: those sharing the answer's last character first, then same chapter, similar length
+    return (text[-1] != fact.text[-1], other_chapter, abs(len(text) - len(fact.text)), text)
 
 
 def _pick(cands: list, key, rng: Random, difficulty: str, k: int) -> list:
@@ -104,6 +105,8 @@ class Pools:
             want = shape(fact.text)
             cands = [c for c in cands if shape(c[0]) == want and abs(len(c[0]) - len(fact.text)) <= 2
                      and not PERIOD.match(c[0]) and "十四五" not in c[0] and "、" not in c[0]]
+            if want == "plain":  # plain slogans: only the same chapter's (same topic), else no item
+                cands = [c for c in cands if c[1].chapter == sent.section.chapter]
             own = [v for v in numeral_variants(fact.text) if ok(v) and v not in self.plan_text]
             if own:
                 rng.shuffle(own)

@@ -23,7 +23,7 @@ from typing import Iterable, Sequence
 from rag.corpus import Section
 from rag.errors import RagError
 from rag.quiz.distractors import Pools
-from rag.quiz.facts import _PLACES, Sentence, analyse_sections
+from rag.quiz.facts import _PLACES, Fact, Sentence, analyse_sections
 from rag.quiz.items import (CHOICE_BLANK, CLOZE_BLANK, DEFAULT_TYPES, JUDGE_OPTIONS, QUIZ_TYPES,
                             TYPE_NAMES, QuizItem, build_fact_item, build_multi, build_source)
 from rag.quiz.rules import LEVELS, MAX_ANSWER, askable, level
@@ -240,6 +240,15 @@ def generate_quiz(sections: Sequence[Section], *, n: int, types=DEFAULT_TYPES, s
     return sorted(items, key=lambda it: (rank[it.type], it.span, it.id))
 
 
+def _topic(sent: Sentence, what) -> str:
+    """The tested phrase with the words right after it: equal topics test the same fact."""
+    if what is None:
+        return ""
+    if isinstance(what, Fact):
+        return sent.text[what.start:what.end + 4]
+    return "、".join(sorted(what.members))
+
+
 class _State:
     """What the quiz holds so far: items, used sentences and stems, counts per section/chapter."""
 
@@ -248,6 +257,7 @@ class _State:
         self.items: list[QuizItem] = []
         self.used: set[tuple] = set()  # (sentence start, None) and (sentence start, type)
         self.stems: set[str] = set()
+        self.topics: set[str] = {""}
         self.per_section: Counter = Counter()
         self.per_chapter: Counter = Counter()
 
@@ -264,6 +274,9 @@ class _State:
                 if caps[0] is not None and (self.per_section[sec.key] >= caps[0]
                                             or self.per_chapter[sec.chapter] >= caps[1]):
                     continue
+                topic = _topic(sent, what)
+                if topic and topic in self.topics:
+                    continue  # the same fact in the same words (14个战略性新兴产业集群) once a quiz
                 item = self._build(kind, sent, what, clv)
                 if item is None or item.stem in self.stems:
                     continue
@@ -271,6 +284,7 @@ class _State:
                 self.items.append(item)
                 self.used.update({(sent.start, None), (sent.start, kind)})
                 self.stems.add(item.stem)
+                self.topics.add(topic)
                 self.per_section[sec.key] += 1
                 self.per_chapter[sec.chapter] += 1
                 return True

@@ -42,8 +42,8 @@ def check_item(item: QuizItem, doc_texts: dict[str, str], sections: Sequence[Sec
         problems.append("答案（考点）不在所引句子中")
     if item.type in ("cloze", "choice") and item.kind != "section":
         mark = CLOZE_BLANK if item.type == "cloze" else CHOICE_BLANK
-        if item.answer != item.fact or not in_sentence(fill(item.stem, mark, item.answer),
-                                                        item.explanation):
+        filled = (fill(item.stem, mark, x) for x in (item.answer, f"（{item.answer}）"))
+        if item.answer != item.fact or not any(in_sentence(f, item.explanation) for f in filled):
             problems.append("填回答案后与原句不一致")
     if item.type in ("choice", "multi", "source"):
         keys = item.correct if item.type == "multi" else (item.answer,)

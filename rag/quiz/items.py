@@ -110,19 +110,23 @@ def build_fact_item(kind: str, sent: Sentence, fact: Fact, level: str, pools: Po
         return None
     a, b = span
     common = dict(fact=fact.text, kind=fact.kind)
+    past = "十三五" in sent.section.section_title
     if kind == "cloze":
         return _item("cloze", sent, level, stem_text(sent.text, a, b, fact.start, fact.end,
-                                                        CLOZE_BLANK), options=(), answer=fact.text,
-                     **common)
+                                                        CLOZE_BLANK, past),
+                     options=(), answer=fact.text, **common)
     if kind == "choice":
         wrong = pools.distractors(fact, sent, rng, level)
         if not wrong:
             return None
-        stem = stem_text(sent.text, a, b, fact.start, fact.end, CHOICE_BLANK)
+        s, e = fact.start, fact.end
+        if s and e < len(sent.text) and sent.text[s - 1] in "(（" and sent.text[e] in ")）":
+            s, e = s - 1, e + 1  # 中国（太原） → 中国（　　）, not 中国（（　　））
+        stem = stem_text(sent.text, a, b, s, e, CHOICE_BLANK, past)
         return _item("choice", sent, level, stem, options=_shuffled(rng, wrong + [fact.text]),
                      answer=fact.text, **common)
     if truth:
-        stem = stem_text(sent.text, a, b, fact.start, fact.end, fact.text)
+        stem = stem_text(sent.text, a, b, fact.start, fact.end, fact.text, past)
         return _item("judge", sent, level, stem, options=JUDGE_OPTIONS, answer="正确", **common)
     new = swap(fact, sent, pools, rng, level)
     if new is None:
@@ -130,7 +134,7 @@ def build_fact_item(kind: str, sent: Sentence, fact: Fact, level: str, pools: Po
     changed = sent.text[a:fact.start] + new + sent.text[fact.end:b]
     if changed in pools.plan_text:
         return None  # the plan says this too: not false
-    stem = stem_text(sent.text, a, b, fact.start, fact.end, new)
+    stem = stem_text(sent.text, a, b, fact.start, fact.end, new, past)
     return _item("judge", sent, level, stem, options=JUDGE_OPTIONS, answer="错误",
                  change=f"原文为“{fact.text}”，题干改为“{new}”", **common)
 

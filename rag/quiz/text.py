@@ -21,7 +21,7 @@ _HALF_RE = re.compile(r"[,;:?!()]")
 _CLAUSE_END = "，,；;：:。！？!?"
 _TIME_LEAD = re.compile(r"^(?:到|至|力争到|争取到)(?:\d{4}年|“十四五”末)")
 STEM_MAX = 100      # hard cap on a stem's length (characters)
-_STEM_MIN = 14      # context (the clause without the phrase) shorter than this gets a neighbour
+_STEM_MIN = 20      # context (the clause without the phrase) shorter than this gets a neighbour
 
 
 def fullwidth(text: str) -> str:
@@ -35,11 +35,24 @@ def fullwidth(text: str) -> str:
     return _HALF_RE.sub(swap, text)
 
 
+_OPEN, _CLOSE = "“（(《", "”）)》"
+# A clause led by a coverb (依托…、围绕…) or ending in 「为主导」 is an adverbial: it needs the next one.
+_ADVERBIAL_HEAD = re.compile(r"^(?:——)?(?:依托|围绕|按照|通过|借助|依靠|立足|聚焦|对标|针对|面向|结合|"
+                             r"根据|基于|坚持以|构筑以|以)")
+_ADVERBIAL_TAIL = re.compile(r"为(?:主导|主体|基础|重点|核心|支撑|载体|平台|抓手|引领|统领|牵引|依托|"
+                             r"骨干|网底|补充)[，,]$")
+
+
 def _clauses(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each clause, the end including its punctuation mark."""
-    out, start = [], 0
+    """(start, end) of each clause, the end including its punctuation mark; never inside quotes
+    or brackets."""
+    out, start, depth = [], 0, 0
     for i, ch in enumerate(text):
-        if ch in _CLAUSE_END:
+        if ch in _OPEN:
+            depth += 1
+        elif ch in _CLOSE:
+            depth = max(0, depth - 1)
+        elif ch in _CLAUSE_END and depth == 0:
             out.append((start, i + 1))
             start = i + 1
     if start < len(text):
@@ -47,25 +60,37 @@ def _clauses(text: str) -> list[tuple[int, int]]:
     return out
 
 
+def _adverbial(piece: str) -> bool:
+    return bool(_ADVERBIAL_HEAD.match(piece) or _ADVERBIAL_TAIL.search(piece))
+
+
 def clause_span(text: str, start: int, end: int) -> tuple[int, int] | None:
     """The piece of ``text`` to print as a stem for the phrase at [start, end).
 
-    The clause holding the phrase, widened to a neighbour while its text around the phrase is
-    shorter than 14 characters, plus the sentence's leading time clause (「到2025年，」) when the piece does not start the
-    sentence. None when even the phrase's own clause is longer than :data:`STEM_MAX`.
+    The clause holding the phrase; an adverbial clause (依托…，) takes the clause after it; then,
+    while the text around the phrase is shorter than 20 characters, the clause before it (which
+    often names the subject) or else the one after, as long as the piece stays within
+    :data:`STEM_MAX`. None when the phrase's own clause is already longer than that.
     """
     cl = _clauses(text)
     i = next(k for k, (a, b) in enumerate(cl) if a <= start < b)
     j = next(k for k, (a, b) in enumerate(cl) if a < end <= b)
-    while cl[j][1] - cl[i][0] - (end - start) < _STEM_MIN and (i > 0 or j < len(cl) - 1):
-        if j < len(cl) - 1 and (i == 0 or cl[j + 1][1] - cl[j + 1][0] <= cl[i - 1][1] - cl[i - 1][0]):
+    if cl[j][1] - cl[i][0] > STEM_MAX:
+        return None
+
+    def fits(a: int, b: int) -> bool:
+        return cl[b][1] - cl[a][0] <= STEM_MAX
+
+    while j < len(cl) - 1 and _adverbial(text[cl[j][0]:cl[j][1]]) and fits(i, j + 1):
+        j += 1
+    while cl[j][1] - cl[i][0] - (end - start) < _STEM_MIN:
+        if i > 0 and fits(i - 1, j) and not _adverbial(text[cl[i - 1][0]:cl[i - 1][1]]):
+            i -= 1
+        elif j < len(cl) - 1 and fits(i, j + 1):
             j += 1
         else:
-            i -= 1
-    a, b = cl[i][0], cl[j][1]
-    if b - a > STEM_MAX:
-        return None
-    return a, b
+            break
+    return cl[i][0], cl[j][1]
 
 
 def lead_clause(text: str) -> str:
@@ -75,12 +100,22 @@ def lead_clause(text: str) -> str:
     return piece if _TIME_LEAD.match(piece) and len(piece) <= 14 else ""
 
 
-def stem_text(text: str, a: int, b: int, start: int, end: int, mark: str) -> str:
-    """``text[a:b]`` with [start, end) replaced by ``mark``, a lead clause, full-width, ending in 。."""
+PAST_LEAD = "“十三五”时期，"  # stems from the 「“十三五”发展成就」 section say which period they report
+
+
+def stem_text(text: str, a: int, b: int, start: int, end: int, mark: str,
+              past: bool = False) -> str:
+    """``text[a:b]`` with [start, end) replaced by ``mark``, a lead clause, full-width, ending in 。.
+
+    ``past``: the sentence reports the previous plan period; the stem then starts with
+    :data:`PAST_LEAD` unless the piece names that period itself.
+    """
     piece = text[a:start] + mark + text[end:b]
     lead = lead_clause(text)
     if a > 0 and lead and not piece.startswith(lead):
         piece = lead + piece
+    elif past and "十三五" not in piece:
+        piece = PAST_LEAD + piece
     piece = piece.lstrip("—-－ ")
     piece = fullwidth(piece.rstrip("，,；;：:。"))
     return piece + "。"
@@ -94,6 +129,8 @@ def fill(stem: str, mark: str, answer: str) -> str:
 def in_sentence(stem: str, sentence: str) -> bool:
     """Whether a filled-in stem is a piece of ``sentence`` (full-width), its lead clause allowed."""
     piece, full = stem.rstrip("。"), fullwidth(sentence)
+    if piece.startswith(PAST_LEAD):
+        piece = piece[len(PAST_LEAD):]
     if piece in full:
         return True
     lead = fullwidth(lead_clause(sentence))
