@@ -9,7 +9,8 @@
 * 出自哪一节: the neighbouring sections of the same chapter.
 * Multi items: for a list of places, other places of that kind; for a list of parallel phrases
   sharing an ending (精准治污…), phrases of the same length and ending (up to 2 characters) found in
-  other lists or as words elsewhere in the plan, never in the item's own section.
+  other lists or as words elsewhere in the plan, never in the item's own section; a list of
+  places with a suffix (阳泉市、吕梁市) gets other places of that kind with it (never 低碳市).
 
 Not handled here: finding facts (facts.py), swaps for 判断 (rules.py), building items.
 """
@@ -96,8 +97,9 @@ class Pools:
     def distractors(self, fact: Fact, sent: Sentence, rng: Random, difficulty: str,
                     k: int = 3) -> list[str]:
         """k unique same-kind values, none equal to the fact or present in the sentence."""
-        def ok(text: str) -> bool:
-            return text != fact.text and text not in sent.text and fact.text not in text
+        def ok(text: str) -> bool:  # 中原城市群 is no distractor where the sentence names 中原
+            return text != fact.text and text not in sent.text \
+                and not any(f.text in text for f in sent.facts)
 
         cands = [c for c in self.facts.get(fact.kind, {}).values() if ok(c[0])
                  and (fact.value is None or c[2] != fact.value)]
@@ -131,11 +133,21 @@ class Pools:
         same.sort(key=lambda s: (abs(s.section - me.section), s.section))
         return [s.section_title for s in same[:3]] if len(same) >= 3 else []
 
+    def _place_kind(self, names: list[str]) -> str | None:
+        kinds = {k for n in names for k, v in self.facts.items() if k.startswith("place") and n in v}
+        return kinds.pop() if len(kinds) == 1 and all(
+            any(n in v for k, v in self.facts.items() if k.startswith("place")) for n in names) else None
+
     def list_distractors(self, e: Enumeration, sent: Sentence, rng: Random, k: int) -> list[str]:
         """k wrong members of the list's kind, none in the item's section."""
         own = sent.section.text
-        if e.kind.startswith("suffix"):
-            key = (e.kind.split(":", 1)[1], len(e.members[0]))
+        tail = e.kind.split(":", 1)[1]
+        places = self._place_kind([m[:-len(tail)] for m in e.members]) \
+            if e.kind.startswith("suffix") else None
+        if places:  # 阳泉市、吕梁市、忻州市: other cities with 市, never 低碳市
+            cands = sorted(t + tail for t in self.facts[places] if t + tail not in e.members)
+        elif e.kind.startswith("suffix"):
+            key = (tail, len(e.members[0]))
             cands = sorted(self.phrases.get(key, set()) - set(e.members))
             if len(cands) < k:
                 cands += sorted(self.words().get(key, set()) - set(e.members) - set(cands))

@@ -65,8 +65,13 @@ def level(fact: Fact, plan_text: str) -> str:
 
 
 def _fmt(x: float, like: str) -> str:
+    """``x`` written like ``like``: the same decimals, or for a whole number no more significant
+    digits than it has (150 × 0.75 → 110, not 112)."""
     decimals = len(like.split(".")[1]) if "." in like else 0
-    return f"{x:.{decimals}f}" if decimals else str(int(round(x)))
+    if decimals:
+        return f"{x:.{decimals}f}"
+    sig = max(1, len(like.rstrip("0")))
+    return str(int(round(float(f"{x:.{sig}g}"))))
 
 
 _FACTORS = {"easy": (2, 0.5, 3), "medium": (1.5, 0.6, 2, 0.5), "hard": (1.2, 0.8, 1.25, 0.75)}

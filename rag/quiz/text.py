@@ -22,6 +22,7 @@ _CLAUSE_END = "，,；;：:。！？!?"
 _TIME_LEAD = re.compile(r"^(?:到|至|力争到|争取到)(?:\d{4}年|“十四五”末)")
 STEM_MAX = 100      # hard cap on a stem's length (characters)
 _STEM_MIN = 20      # context (the clause without the phrase) shorter than this gets a neighbour
+_STEM_SOFT = 70     # ... but only while the piece stays this short
 
 
 def fullwidth(text: str) -> str:
@@ -37,7 +38,7 @@ def fullwidth(text: str) -> str:
 
 _OPEN, _CLOSE = "“（(《", "”）)》"
 # A clause led by a coverb (依托…、围绕…) or ending in 「为主导」 is an adverbial: it needs the next one.
-_ADVERBIAL_HEAD = re.compile(r"^(?:——)?(?:依托|围绕|按照|通过|借助|依靠|立足|聚焦|对标|针对|面向|结合|"
+_ADVERBIAL_HEAD = re.compile(r"^(?:——)?(?:在|依托|围绕|按照|通过|借助|依靠|立足|聚焦|对标|针对|面向|结合|"
                              r"根据|基于|坚持以|构筑以|以)")
 _ADVERBIAL_TAIL = re.compile(r"为(?:主导|主体|基础|重点|核心|支撑|载体|平台|抓手|引领|统领|牵引|依托|"
                              r"骨干|网底|补充)[，,]$")
@@ -69,8 +70,8 @@ def clause_span(text: str, start: int, end: int) -> tuple[int, int] | None:
 
     The clause holding the phrase; an adverbial clause (依托…，) takes the clause after it; then,
     while the text around the phrase is shorter than 20 characters, the clause before it (which
-    often names the subject) or else the one after, as long as the piece stays within
-    :data:`STEM_MAX`. None when the phrase's own clause is already longer than that.
+    often names the subject) or else the one after, as long as the piece stays within 70
+    characters (an adverbial's clause may take it to :data:`STEM_MAX`). None when the phrase's own clause is already longer than that.
     """
     cl = _clauses(text)
     i = next(k for k, (a, b) in enumerate(cl) if a <= start < b)
@@ -78,15 +79,15 @@ def clause_span(text: str, start: int, end: int) -> tuple[int, int] | None:
     if cl[j][1] - cl[i][0] > STEM_MAX:
         return None
 
-    def fits(a: int, b: int) -> bool:
-        return cl[b][1] - cl[a][0] <= STEM_MAX
+    def fits(a: int, b: int, limit: int = STEM_MAX) -> bool:
+        return cl[b][1] - cl[a][0] <= limit
 
     while j < len(cl) - 1 and _adverbial(text[cl[j][0]:cl[j][1]]) and fits(i, j + 1):
         j += 1
     while cl[j][1] - cl[i][0] - (end - start) < _STEM_MIN:
-        if i > 0 and fits(i - 1, j) and not _adverbial(text[cl[i - 1][0]:cl[i - 1][1]]):
+        if i > 0 and fits(i - 1, j, _STEM_SOFT) and not _adverbial(text[cl[i - 1][0]:cl[i - 1][1]]):
             i -= 1
-        elif j < len(cl) - 1 and fits(i, j + 1):
+        elif j < len(cl) - 1 and fits(i, j + 1, _STEM_SOFT):
             j += 1
         else:
             break
