@@ -172,7 +172,7 @@ def test_judge_items_are_balanced_and_false_ones_say_what_changed(plan, quiz200)
             a, b = NUMBER.fullmatch(old), NUMBER.fullmatch(new)
             assert a.group(4) == b.group(4) and ("." in a.group(1)) == ("." in b.group(1))
             assert 1 / 3.5 <= float(b.group(1)) / float(a.group(1)) <= 3.5
-        elif it.kind.startswith("place"):
+        elif it.kind.startswith(("place", "org")):
             assert _PLACES[new] == _PLACES[old]
         else:  # a numeral variant the plan never uses, or a slogan of the same section
             sec = next(s for s in plan[0] if (s.chapter, s.section) == (it.chapter, it.section))
@@ -201,7 +201,7 @@ def test_series_of_daily_quizzes_do_not_repeat_sentences(plan):
     seen: Counter = Counter()
     for seed in range(10):
         seen.update({it.span for it in generate_quiz(plan[0], n=20, seed=100 + seed)})
-    assert max(seen.values()) <= 4  # no sentence in most of the days
+    assert max(seen.values()) <= 5  # no sentence in more than half of the days (was 18 of 20)
 
 
 def test_exclude_and_stable_ids(plan):

@@ -8,7 +8,7 @@ from datetime import date
 
 from rag.corpus import load_corpus
 from rag.quiz import (FORMATS, QUIZ_TYPES, TYPE_NAMES, QuizError, QuizMeta, coverage_report,
-                      export_quiz, generate_quiz, load_bank, render)
+                      export_quiz, generate_quiz, load_bank, render, scope_text)
 
 
 def _int_list(text: str | None, what: str) -> list[int] | None:
@@ -18,16 +18,6 @@ def _int_list(text: str | None, what: str) -> list[int] | None:
         return [int(x) for x in text.replace("，", ",").split(",") if x.strip()]
     except ValueError:
         raise QuizError(f"{what} 应为逗号分隔的整数，如 2,3；收到「{text}」") from None
-
-
-def scope_text(chapters, sections) -> str:
-    """「第2章、第3章；节 2.1、2.3」 or 「全部章节」 for the printed quiz."""
-    parts = []
-    if chapters:
-        parts.append("、".join(f"第{c}章" for c in chapters))
-    if sections:
-        parts.append("节 " + "、".join(map(str, sections)))
-    return "；".join(parts) or "全部章节"
 
 
 def run_cli(args, settings) -> int:

@@ -12,7 +12,7 @@ questions (not implemented).
 
 from rag.quiz.bank import coverage_report, load_bank
 from rag.quiz.export import (FORMATS, LETTERS, TITLE, QuizMeta, answer_text, export_quiz, render,
-                             to_csv, to_json, to_markdown, to_survey_text)
+                             scope_text, to_csv, to_json, to_markdown, to_survey_text)
 from rag.quiz.facts import (NUMBER, Fact, Sentence, analyse_sections, find_facts,
                             section_sentences, token_boundaries)
 from rag.quiz.generate import (CHOICE_BLANK, CLOZE_BLANK, DEFAULT_TYPES, DIFFICULTIES,
@@ -25,6 +25,6 @@ __all__ = [
     "LETTERS", "MAX_ITEMS", "NUMBER", "QUIZ_TYPES", "TITLE", "TYPE_NAMES", "Fact", "QuizError",
     "QuizItem", "QuizMeta", "Sentence", "analyse_sections", "answer_text", "check_item",
     "coverage_report", "export_quiz", "find_facts", "generate_quiz", "grade", "is_correct",
-    "load_bank", "parse_types", "render", "section_sentences", "select_sections", "to_csv",
-    "to_json", "to_markdown", "to_survey_text", "token_boundaries", "unanswered",
+    "load_bank", "parse_types", "render", "scope_text", "section_sentences", "select_sections",
+    "to_csv", "to_json", "to_markdown", "to_survey_text", "token_boundaries", "unanswered",
 ]

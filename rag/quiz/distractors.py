@@ -1,7 +1,8 @@
 """Wrong options for choice and multi items, drawn from the plan itself and of the answer's kind.
 
-* Numbers: same-unit numbers of the plan, closest in magnitude (hard) or farthest (easy), topped
-  up with the answer scaled (rules.scaled_numbers) when the plan has too few.
+* Numbers: same-unit, same-precision numbers of the plan (never 2.38岁 against 3岁), closest in
+  magnitude (hard) or farthest (easy), topped up with the answer scaled (rules.scaled_numbers)
+  when the plan has too few (never for graded units such as 千伏).
 * Quoted slogans: other slogans of the same shape (numeral-led 「三个一批」, code 「1331」, with +,
   or plain) and a similar length — plain ones only from the same chapter; numeral-led slogans
   also get their own numeral variants (两山七河一流域 → 两山六河一流域).
@@ -25,9 +26,15 @@ from typing import Sequence
 
 from rag.corpus import Section
 from rag.quiz.facts import Fact, Sentence
-from rag.quiz.rules import CN_DIGITS, PERIOD, numeral_variants, scaled_numbers
+from rag.quiz.rules import CN_DIGITS, GRADED_UNITS, PERIOD, numeral_variants, scaled_numbers
 from rag.quiz.text import Enumeration
 from rag.wordseg import token_spans
+
+
+def _decimals(text: str) -> int:
+    """Digits after the point of a number's first value (3岁 → 0, 2.38岁 → 2)."""
+    m = re.match(r"\d+(?:\.(\d+))?", text)
+    return len(m.group(1) or "") if m else 0
 
 
 def shape(text: str) -> str:
@@ -99,10 +106,12 @@ class Pools:
         """k unique same-kind values, none equal to the fact or present in the sentence."""
         def ok(text: str) -> bool:  # 中原城市群 is no distractor where the sentence names 中原
             return text != fact.text and text not in sent.text \
-                and not any(f.text in text for f in sent.facts)
+                and not any(f.text in text for f in sent.facts) \
+                and not (fact.kind.startswith("place") and len(text) > 2 and text[:2] in sent.text)
 
         cands = [c for c in self.facts.get(fact.kind, {}).values() if ok(c[0])
-                 and (fact.value is None or c[2] != fact.value)]
+                 and (fact.value is None
+                      or (c[2] != fact.value and _decimals(c[0]) == _decimals(fact.text)))]
         if fact.kind.startswith("quote"):
             want = shape(fact.text)
             cands = [c for c in cands if shape(c[0]) == want and abs(len(c[0]) - len(fact.text)) <= 2
@@ -119,7 +128,7 @@ class Pools:
                 out += [c[0] for c in rest]
                 return out if len(out) == k else []
         out = [c[0] for c in _pick(cands, lambda c: _closeness(fact, sent, c), rng, difficulty, k)]
-        if len(out) < k and fact.value is not None:
+        if len(out) < k and fact.value is not None and fact.kind.split(":")[1] not in GRADED_UNITS:
             for text in scaled_numbers(fact, difficulty) + scaled_numbers(fact, "medium"):
                 if len(out) < k and ok(text) and text not in out:
                     out.append(text)

@@ -52,6 +52,16 @@ class QuizMeta:
         return "　".join(parts + ([f"日期：{self.date}"] if self.date else []))
 
 
+def scope_text(chapters=None, sections=None) -> str:
+    """「第2章、第3章；节 2.1、2.3」 or 「全部章节」 for the printed quiz."""
+    parts = []
+    if chapters:
+        parts.append("、".join(f"第{c}章" for c in chapters))
+    if sections:
+        parts.append("节 " + "、".join(map(str, sections)))
+    return "；".join(parts) or "全部章节"
+
+
 def groups(items: Sequence[QuizItem]) -> list[tuple[str, list[tuple[int, QuizItem]]]]:
     """[(heading, [(number, item)])] in type order; numbering runs across groups."""
     out, no = [], 0

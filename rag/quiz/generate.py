@@ -129,6 +129,14 @@ def _candidates(kind: str, sentences: Iterable[Sentence], plan_text: str) -> lis
     return out
 
 
+def _share(queues: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
+    """Divide each candidate's weight by its sentence's number of candidates over all types, so a
+    sentence with many facts and a list (太原、大同、临汾…) is not drawn more often than others."""
+    per = Counter(c[0].start for cands in queues.values() for c in cands)
+    return {t: [(s, w, lv, weight / per[s.start]) for s, w, lv, weight in cands]
+            for t, cands in queues.items()}
+
+
 def _order(cands: list[tuple], rng: Random) -> list[tuple]:
     """Weighted random order (Efraimidis–Spirakis): heavier candidates tend to come first."""
     keys = [rng.random() ** (1.0 / c[3]) for c in cands]
@@ -158,7 +166,8 @@ def _slots(quota: int, difficulty: str, pool: Counter) -> list[str]:
     blend = _BLEND[difficulty]
     raw = {lv: quota * w for lv, w in blend.items()}
     counts = {lv: int(v) for lv, v in raw.items()}
-    for lv in sorted(raw, key=lambda lv: (counts[lv] - raw[lv], LEVELS.index(lv)))[:quota - sum(counts.values())]:
+    short = quota - sum(counts.values())
+    for lv in sorted(raw, key=lambda lv: (counts[lv] - raw[lv], LEVELS.index(lv)))[:short]:
         counts[lv] += 1
     if difficulty == "mixed":
         big = max(LEVELS, key=lambda lv: (pool[lv], -LEVELS.index(lv)))
@@ -211,7 +220,8 @@ def generate_quiz(sections: Sequence[Section], *, n: int, types=DEFAULT_TYPES, s
             for d in exclude}
     mine = [s for s in mine if (s.section.doc_id, (s.start, s.end)) not in done]
     rng = Random(seed)
-    queues = {t: _order(_candidates(t, mine, pools.plan_text), rng) for t in types}
+    queues = _share({t: _candidates(t, mine, pools.plan_text) for t in types})
+    queues = {t: _order(queues[t], rng) for t in types}
     quotas = _quotas(n, types)
     slots = [(t, lv) for t in types
              for lv in _slots(quotas[t], difficulty, Counter(c[2] for c in queues[t]))]

@@ -3,14 +3,16 @@ plausible swaps for false 判断 items.
 
 * :func:`askable` — a fact worth asking: not in the issuing notice (chapter 0), not the plan's
   own period (十四五, 2025年, 2035年…), a year only when the sentence has nothing else, a
-  quoted term of at most 8 characters (a number keeps its unit at any length).
+  quoted term of at most 8 characters and not itself a list (a number keeps its unit at any
+  length), not a count of the list right before it (太原、大同、临汾3个).
 * :func:`level` — easy / medium / hard from how recallable the answer is: place names and
   slogans the plan repeats are easy; round targets medium; exact odd numbers and one-off terms
   hard.
 * :func:`swap` — the false value for a 判断 item: a number scaled plausibly with the same unit
-  and precision, a place of the same kind, a numeral inside a slogan changed (两山七河 → 两山六河),
-  or a same-length slogan of the same section that shares its first or last character. None when no
-  swap keeps the sentence sensible.
+  and precision (a graded unit such as 千伏: another grade the plan uses), a place of the same
+  kind, a numeral inside a slogan changed (两山七河 → 两山六河), or a same-length slogan of the
+  same section that shares its first or last character. None when no swap keeps the sentence
+  sensible.
 
 Not handled here: finding facts (facts.py), choosing choice distractors (distractors.py).
 """
@@ -28,6 +30,7 @@ _PLAN_YEARS = {"2020年", "2021年", "2025年", "2035年", "2050年"}
 CN_DIGITS = "一二三四五六七八九十"
 _CN_NUM = re.compile(f"[{CN_DIGITS}两]")
 MAX_ANSWER = 8
+GRADED_UNITS = {"千伏"}  # values are standard grades (10/35/110千伏): swap only for one the plan uses
 
 
 def askable(fact: Fact, sent: Sentence) -> bool:
@@ -36,11 +39,22 @@ def askable(fact: Fact, sent: Sentence) -> bool:
         return False
     if fact.kind.startswith("quote"):
         return len(fact.text) <= MAX_ANSWER and not PERIOD.match(fact.text) \
-            and "十四五" not in fact.text
+            and "十四五" not in fact.text and "、" not in fact.text
+    if _counts_the_list_before(fact, sent.text):
+        return False
     if fact.kind == "year":
         others = [f for f in sent.facts if f.kind != "year"]
         return fact.text not in _PLAN_YEARS and not others
     return True
+
+
+def _counts_the_list_before(fact: Fact, text: str) -> bool:
+    """「太原、大同、临汾3个…城市」: the count of a list just before it gives itself away."""
+    m = NUMBER.fullmatch(fact.text)
+    if not m or m.group(2) or "." in m.group(1):
+        return False
+    head = re.split(r"[，,；;：:。“”（）]", text[:fact.start])[-1]
+    return len(head.split("、")) == int(m.group(1)) > 1
 
 
 def _round(text: str) -> bool:
@@ -118,7 +132,9 @@ def numeral_variants(term: str) -> list[str]:
 def swap(fact: Fact, sent: Sentence, pools, rng: Random, difficulty: str) -> str | None:
     """A same-class value to put in place of ``fact`` for a false 判断 item, or None."""
     kind = fact.kind.split(":")[0]
-    if kind in ("num", "range"):
+    if kind in ("num", "range") and fact.kind.split(":")[1] in GRADED_UNITS:
+        cands = sorted(t for t in pools.facts.get(fact.kind, {}) if t != fact.text)
+    elif kind in ("num", "range"):
         cands = scaled_numbers(fact, difficulty)
     elif kind in ("place", "org"):
         cands = sorted(t for t in pools.facts.get(fact.kind, {}) if t != fact.text)
@@ -131,7 +147,8 @@ def swap(fact: Fact, sent: Sentence, pools, rng: Random, difficulty: str) -> str
                      and (t[0] == fact.text[0] or t[-1] == fact.text[-1])]
     else:
         cands = []
-    cands = [c for c in cands if c not in sent.text and fact.text not in c]
+    cands = [c for c in cands if c not in sent.text and fact.text not in c
+             and not (kind == "place" and len(c) > 2 and c[:2] in sent.text)]
     if not cands:
         return None
     return rng.choice(cands)

@@ -71,7 +71,8 @@ def clause_span(text: str, start: int, end: int) -> tuple[int, int] | None:
     The clause holding the phrase; an adverbial clause (依托…，) takes the clause after it; then,
     while the text around the phrase is shorter than 20 characters, the clause before it (which
     often names the subject) or else the one after, as long as the piece stays within 70
-    characters (an adverbial's clause may take it to :data:`STEM_MAX`). None when the phrase's own clause is already longer than that.
+    characters (an adverbial's clause may take it to :data:`STEM_MAX`). None when the phrase's
+    own clause is already longer than that.
     """
     cl = _clauses(text)
     i = next(k for k, (a, b) in enumerate(cl) if a <= start < b)
@@ -85,7 +86,7 @@ def clause_span(text: str, start: int, end: int) -> tuple[int, int] | None:
     while j < len(cl) - 1 and _adverbial(text[cl[j][0]:cl[j][1]]) and fits(i, j + 1):
         j += 1
     while cl[j][1] - cl[i][0] - (end - start) < _STEM_MIN:
-        if i > 0 and fits(i - 1, j, _STEM_SOFT) and not _adverbial(text[cl[i - 1][0]:cl[i - 1][1]]):
+        if i > 0 and fits(i - 1, j, _STEM_SOFT):
             i -= 1
         elif j < len(cl) - 1 and fits(i, j + 1, _STEM_SOFT):
             j += 1

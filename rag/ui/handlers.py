@@ -194,8 +194,7 @@ class App:
         """Generate a quiz; returns (items, preview HTML, one download path per export format)."""
         from datetime import date
 
-        from rag.cli.quiz import scope_text
-        from rag.quiz import QuizMeta, export_quiz, generate_quiz
+        from rag.quiz import QuizMeta, export_quiz, generate_quiz, scope_text
 
         if not types:
             raise gr.Error("请至少选择一种题型。")
