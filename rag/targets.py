@@ -63,7 +63,10 @@ _LEAD = re.compile(r"^(?:(?:到|至)?(?:19|20)\d\d年(?:底|末)?|到?“?十[�
                    r"推动|推进|促进|确保|实现|努力|积极|着力|大力|全省|我省|全市|其中|同时)+")
 _LEVEL_TAIL = re.compile(r"(?:达到|达|突破|超过|稳定在|保持在|控制在|提高到|增至|为|至|约|近|预计|"
                          r"累计|双|力争)+$")
-_STOP_POST = {"全部", "全面", "初步", "成功", "加速", "基本", "总体", "进一步"}
+# Words that start the predicate after a counted noun (58个贫困县「全部摘帽」): general Chinese
+# predicate verbs and adverbs, not words of this plan's targets.
+_PREDICATES = set("""全部 全面 初步 成功 加速 基本 总体 进一步 达到 达 突破 实现 创 完成 建成 投运 布局 成为
+支持 进行 列入 推进 推动 摘帽 脱贫 形成 覆盖 实施 开展 提升 增长 稳定 保持 取得 进入 位居 居 获得 落地""".split())
 _NOISE_BEFORE = re.compile(r"[A-Za-z.]$")
 _NOISE_AFTER = re.compile(r"^(?:[A-Za-z+]|号|强|级|代|\.\d)")
 
@@ -127,36 +130,39 @@ def _pos(text: str) -> list[tuple[str, str]]:
 
 def _noun_after(text: str) -> str:
     """The noun phrase at the start of ``text`` (58个「贫困县」全部摘帽), '' if it starts otherwise."""
+    copula = re.match(r"(?:正是|就是|是|为)", text)
+    if copula:
+        text = text[copula.end():]
+    quoted = re.match(r"“[^”]{1,12}”", text)
+    head, text = (quoted.group(), text[quoted.end():]) if quoted else ("", text)
     toks = _pos(text)
-    if not toks or toks[0][1][0] in "xwmpcudq" or toks[0][1] in ("d", "r") or toks[0][0] in _STOP_POST:
-        return ""
-    out, noun, rel = [], False, toks[0][1].startswith("v")
+    if not toks or (not head and (toks[0][1][0] in "xwmpcudqr" or toks[0][0] in _PREDICATES)):
+        return head
+    out, noun, rel = [], bool(head), toks[0][1].startswith("v") and not head
     for i, (w, f) in enumerate(toks):
-        if w in _STOP_POST or f[0] in "xwc" or (f[0] in "pfdr" and noun):
+        nxt = toks[i + 1][0] if i + 1 < len(toks) else ""
+        if f[0] in "xwc" or w in "和与及":
             break
-        if noun and not rel and w == "的":
-            break
-        if noun and f.startswith("v") and f != "vn" and (i == 0 or toks[i - 1][0] != "的"):
-            break
-        if noun and f == "a" and i + 1 < len(toks) and toks[i + 1][0] != "的":
+        if noun and (w in _PREDICATES or f[0] in "pfdr" or (w == "的" and not rel)
+                     or (f == "a" and nxt != "的")):
             break
         out.append(w)
         noun = noun or f[0] in "nbjl" or f == "vn"
-    return "".join(out) if noun else ""
+    return head + "".join(out) if noun else head
 
 
 def _trim_before(clause: str) -> str:
     """The measured thing in the clause before a number: lead-ins and level verbs removed."""
     core = _LEVEL_TAIL.sub("", _LEAD.sub("", clause))
     toks = _pos(core)
-    while toks and (toks[-1][1][0] in "dmqrtpu" or toks[-1][1] == "a"):
+    while toks and (toks[-1][1][0] in "dmqrtu" or toks[-1][1] == "a"):
         toks.pop()
     core = "".join(w for w, _ in toks)
     return _LEVEL_TAIL.sub("", core)
 
 
 def _content(text: str) -> bool:
-    return any(f[0] in "nbjl" or f == "vn" or f == "nz" for _, f in _pos(text))
+    return any(f[0] in "nbjl" for _, f in _pos(text))
 
 
 def _first_noun_phrase(clause: str) -> str:
@@ -164,7 +170,7 @@ def _first_noun_phrase(clause: str) -> str:
     clause = _LEAD.sub("", clause)
     out = []
     for w, f in _pos(clause):
-        if f.startswith("v") and f != "vn" and out:
+        if out and ((f.startswith("v") and f != "vn") or w in _PREDICATES):
             break
         out.append(w)
     return "".join(out)
@@ -310,6 +316,15 @@ def write_targets(build_dir: Path, corpus: Corpus) -> int:
         for t in rows:
             fh.write(json.dumps(t.to_json(), ensure_ascii=False) + "\n")
     return len(rows)
+
+
+def targets_of(index) -> list[Target]:
+    """The rows of an opened :class:`rag.store.Index`; a build from before this stage existed
+    has no targets.jsonl, so its rows are extracted from the index's sections instead."""
+    root = Path(index.settings.index_dir)
+    if (root / TARGETS_FILE).exists():
+        return load_targets(root)
+    return [t for s in index.sections if s.chapter > 0 for t in extract_section(s)]
 
 
 def load_targets(index_dir: Path) -> list[Target]:
