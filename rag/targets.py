@@ -10,8 +10,8 @@ The rules are general, not a list of this plan's targets: a number (Arabic digit
 such as 5000—6000, a bare 百/千 before a count word, or 翻番/倍增) followed by a unit from a
 table of Chinese measure words; years, dates, ordinals, quoted names (“1331”工程) and codes
 (5G, PM2.5, 2号线) are not quantities. 时间 comes from time markers in the sentence (到2025年,
-“十四五”末, 2020年 but not 较2015年), from a lead-in paragraph ending in a colon, else from the
-kind; 性质 from the section (a 十三五/成就 section reports results), 现有/依托/围绕 (facts) and
+“十四五”末, 2020年 but not 较2015年), from a lead-in paragraph ending in a colon, from an earlier
+sentence of the paragraph naming a past period (“十三五”期间…), else from the kind; 性质 from the section (a 十三五/成就 section reports results), 现有/依托/围绕 (facts) and
 verbs. 指标 is the clause before the number, trimmed with jieba part-of-speech tags, or the
 noun phrase after it when the number counts a noun (58个贫困县). The 指标 and 数值 strings are
 always verbatim substrings of the sentence (asserted).
@@ -186,6 +186,10 @@ def _time_of(sentence: str, upto: int, inherited: str) -> str:
     return found or inherited
 
 
+def _is_past(time: str) -> bool:
+    return time == "十三五" or (time.isdigit() and int(time) <= 2020)
+
+
 def _kind(section: Section, sentence: str, start: int, clause: str) -> str:
     if _RETRO.search(section.section_title or ""):
         return "实绩"
@@ -270,13 +274,18 @@ def _rows_for_match(section: Section, sentence: str, s0: int, m: re.Match,
         names = [post or _first_noun_phrase(prev) or pre]
     kind = _kind(section, sentence, start, clause)
     time = _time_of(sentence, start, inherited)
+    if _is_past(time) and kind == "目标":
+        kind = "实绩"  # “十三五”期间…达到60%: a result, however it is worded
     if not time:
         time = "十三五" if kind == "实绩" else ("十四五" if kind == "目标" else "")
     rows = []
+    lead = len(sentence) - len(sentence.lstrip())
+    text = sentence.strip()
     for name in names:
         assert name in sentence and sentence[vstart:vend] == value, (name, value, sentence)
-        rows.append(Target(name, value, unit, mods, time, kind, sentence.strip(),
-                           (_file_offset(section, s0), _file_offset(section, s0 + len(sentence))),
+        rows.append(Target(name, value, unit, mods, time, kind, text,
+                           (_file_offset(section, s0 + lead),
+                            _file_offset(section, s0 + lead + len(text))),
                            (_file_offset(section, s0 + vstart), _file_offset(section, s0 + vend)),
                            section.ref))
     return rows
@@ -286,21 +295,24 @@ def extract_section(section: Section) -> list[Target]:
     """The quantitative statements of one section, in reading order."""
     rows: list[Target] = []
     text = section.text
-    inherited, carry = "", ""
+    inherited, carry, past = "", "", ""
     for a, b in split_sentences(text):
         sentence = text[a:b]
         if not sentence.strip():
             continue
         if sentence.startswith("\n") or text[a - 1:a] == "\n":
-            inherited, carry = carry, ""
+            inherited, carry, past = carry, "", ""
         prev_end = 0
         for m in _QTY.finditer(sentence):
             if _skip(sentence, m):
                 continue
-            rows.extend(_rows_for_match(section, sentence, a, m, inherited, prev_end))
+            rows.extend(_rows_for_match(section, sentence, a, m, inherited or past, prev_end))
             prev_end = m.end()
+        own = _time_of(sentence, len(sentence), "")
+        if _is_past(own):  # a paragraph opened with “十三五”期间 reports results throughout
+            past = own
         if sentence.rstrip().endswith((":", "：")):
-            carry = _time_of(sentence, len(sentence), "")
+            carry = own
     return rows
 
 
@@ -325,6 +337,15 @@ def targets_of(index) -> list[Target]:
     if (root / TARGETS_FILE).exists():
         return load_targets(root)
     return [t for s in index.sections if s.chapter > 0 for t in extract_section(s)]
+
+
+def current_targets(settings) -> list[Target]:
+    """The live build's rows, or (no build yet) rows extracted from the corpus folder."""
+    from rag.corpus import load_corpus
+
+    if (Path(settings.index_dir) / TARGETS_FILE).exists():
+        return load_targets(settings.index_dir)
+    return extract_targets(load_corpus(settings.corpus_dir))
 
 
 def load_targets(index_dir: Path) -> list[Target]:
