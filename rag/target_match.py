@@ -6,8 +6,11 @@ the 5G基站 row (12万座) first. A row matches when the question's jieba token
 2020, 2035) and a count word (多少家) rank rows of that time and unit first, and rows of other
 times stay in the list (a 十三五 result next to a 十四五 target, both labelled by 时间/性质).
 
-Not handled here: wording the answer or citing it (the answerer), questions without a
-quantity word (they match nothing).
+:func:`answer_text` words the matched rows as the direct answer, each labelled with its time
+frame and kind (「5G基站：12万座（十四五 目标）」).
+
+Not handled here: citing the rows (the answerer cites each row's ``sentence``/``span``/``ref``),
+questions without a quantity word (they match nothing).
 """
 
 from __future__ import annotations
@@ -84,3 +87,25 @@ def match_targets(rows: list[Target], question: str, limit: int = 5) -> list[Tar
     kept = [s for s in scored if s[0] >= 0.8 * best]
     kept.sort(key=lambda s: (-s[1], -s[2], -s[0], s[3].span))
     return [s[3] for s in kept[:limit]]
+
+
+_BEFORE = ("力争", "争取", "预计", "累计", "突破", "超过", "约", "近", "不低于", "不少于", "不超过")
+
+
+def value_text(row: Target) -> str:
+    """数值 with its unit and modifiers as the plan says it: 「力争1700亿元左右」."""
+    mods = row.修饰.split("、") if row.修饰 else []
+    before = "".join(m for m in mods if m in _BEFORE)
+    after = "".join(m for m in mods if m not in _BEFORE)
+    return f"{before}{row.数值}{row.单位}{after}"
+
+
+def time_text(row: Target) -> str:
+    """「2025年 目标」, 「十三五 实绩」: the row's time frame and kind."""
+    when = f"{row.时间}年" if row.时间.isdigit() else row.时间
+    return f"{when} {row.性质}".strip()
+
+
+def answer_text(rows: list[Target]) -> str:
+    """The direct answer from matched rows: one labelled clause per row (「；」 between rows)."""
+    return "；".join(f"{t.指标}：{value_text(t)}（{time_text(t)}）" for t in rows)

@@ -14,7 +14,7 @@ from rag.cli import main
 from rag.config import load_settings
 from rag.corpus import Section, load_corpus
 from rag.evaluation.targets_score import GOLD, evaluate, load_gold, score
-from rag.target_match import is_quantity_question, match_targets
+from rag.target_match import answer_text, is_quantity_question, match_targets
 from rag.targets import KINDS, extract_section, extract_targets, load_targets, targets_of
 from rag.targets_view import filter_targets
 from tests.conftest import DATA, REAL_CORPUS
@@ -137,6 +137,9 @@ def test_match_targets_gives_result_and_target_both(rows):
     found = match_targets(rows, "粮食总产量是多少？")
     assert [(t.数值, t.性质) for t in found] == [("150", "目标"), ("142.4", "实绩")]
     assert match_targets(rows, "2020年粮食总产量是多少？")[0].数值 == "142.4"
+    assert answer_text(found) == "粮食总产量：150亿公斤左右（十四五末 目标）；粮食总产量：142.4亿公斤（2020年 实绩）"
+    (agri,) = match_targets(rows, "农产品精深加工产业集群年产值目标是多少")
+    assert answer_text([agri]) == "农产品精深加工十大产业集群年产值：力争1700亿元左右（2025年 目标）"
 
 
 def test_match_targets_ignores_other_questions(rows):
