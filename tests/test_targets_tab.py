@@ -1,4 +1,5 @@
-"""The 「目标一览」 tab: its handlers over the real plan index, and the tab in headless Chromium."""
+"""The 「目标一览」 tab: its handlers over the real plan index, and the tab in headless Chromium
+(filter, click a row to see its highlighted sentence, sort a column)."""
 
 from __future__ import annotations
 
@@ -81,5 +82,23 @@ def test_targets_tab_in_browser(running_app):  # noqa: F811
             cell.click()
             page.locator("#targets-detail mark").wait_for(timeout=30_000)
             assert "12万座" in page.locator("#targets-detail mark").inner_text()
+
+            box.fill("粮食总产量")  # 2020 result (142.4) comes before the 十四五末 target (150)
+            box.press("Enter")
+            page.locator("#targets-count", has_text="共 2 条").wait_for(timeout=30_000)
+            table = page.locator("#targets-table")
+
+            def top(text):
+                cell = table.get_by_text(text, exact=True).filter(visible=True).first
+                cell.wait_for(timeout=10_000)
+                return cell.bounding_box()["y"]
+
+            assert top("142.4") < top("150")
+            header = table.locator("th").filter(has_text="数值", visible=True).first
+            header.hover()
+            header.get_by_role("button", name="Open cell menu").click()
+            page.get_by_text("Sort descending").first.click()
+            page.wait_for_timeout(500)
+            assert top("150") < top("142.4")
         finally:
             browser.close()

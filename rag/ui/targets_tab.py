@@ -63,7 +63,7 @@ class TargetsTab:
         n_target = sum(t.性质 == "目标" for t in rows)
         count = (f"共 **{len(rows)}** 条（目标 {n_target} 条，实绩 "
                  f"{sum(t.性质 == '实绩' for t in rows)} 条，现状 "
-                 f"{sum(t.性质 == '现状' for t in rows)} 条）· 点击列名排序")
+                 f"{sum(t.性质 == '现状' for t in rows)} 条）· 列名旁 ⋮ 菜单可排序")
         return (table_rows(rows) or [[""] * len(COLUMNS)], count,
                 *[gr.update(value=p, interactive=True) for p in paths])
 
