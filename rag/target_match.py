@@ -7,16 +7,18 @@ the 5G基站 row (12万座) first. A row matches when the question's jieba token
 times stay in the list (a 十三五 result next to a 十四五 target, both labelled by 时间/性质).
 
 :func:`answer_text` words the matched rows as the direct answer, each labelled with its time
-frame and kind (「5G基站：12万座（十四五 目标）」).
+frame and kind (「5G基站：12万座（十四五 目标）」); :func:`direct_answer` adds [n] markers and the
+:class:`~rag.citations.Citation` of each row's sentence (one per sentence).
 
-Not handled here: citing the rows (the answerer cites each row's ``sentence``/``span``/``ref``),
-questions without a quantity word (they match nothing).
+Not handled here: deciding when the answerer prefers a row over retrieved sentences (the
+answerer), questions without a quantity word (they match nothing).
 """
 
 from __future__ import annotations
 
 import re
 
+from rag.citations import Citation
 from rag.targets import Target
 from rag.wordseg import tokenize
 
@@ -109,3 +111,13 @@ def time_text(row: Target) -> str:
 def answer_text(rows: list[Target]) -> str:
     """The direct answer from matched rows: one labelled clause per row (「；」 between rows)."""
     return "；".join(f"{t.指标}：{value_text(t)}（{time_text(t)}）" for t in rows)
+
+
+def direct_answer(rows: list[Target]) -> tuple[str, list[Citation]]:
+    """``(text with [n] markers, citations)`` for matched rows; rows quoting one sentence share n."""
+    cites: dict[tuple[int, int], Citation] = {}
+    parts = []
+    for t in rows:
+        c = cites.setdefault(t.span, Citation(len(cites) + 1, t.ref, t.sentence, t.span))
+        parts.append(f"{t.指标}：{value_text(t)}（{time_text(t)}）[{c.n}]")
+    return "；".join(parts), list(cites.values())

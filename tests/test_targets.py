@@ -14,7 +14,7 @@ from rag.cli import main
 from rag.config import load_settings
 from rag.corpus import Section, load_corpus
 from rag.evaluation.targets_score import GOLD, evaluate, load_gold, score
-from rag.target_match import answer_text, is_quantity_question, match_targets
+from rag.target_match import answer_text, direct_answer, is_quantity_question, match_targets
 from rag.targets import KINDS, extract_section, extract_targets, load_targets, targets_of
 from rag.targets_view import filter_targets
 from tests.conftest import DATA, REAL_CORPUS
@@ -133,11 +133,17 @@ def test_match_targets_finds_the_row(rows, question, indicator, value, unit):
     assert (best.指标, best.数值, best.单位) == (indicator, value, unit)
 
 
-def test_match_targets_gives_result_and_target_both(rows):
+def test_match_targets_gives_result_and_target_both(corpus, rows):
     found = match_targets(rows, "粮食总产量是多少？")
     assert [(t.数值, t.性质) for t in found] == [("150", "目标"), ("142.4", "实绩")]
     assert match_targets(rows, "2020年粮食总产量是多少？")[0].数值 == "142.4"
     assert answer_text(found) == "粮食总产量：150亿公斤左右（十四五末 目标）；粮食总产量：142.4亿公斤（2020年 实绩）"
+    text, cites = direct_answer(found)
+    assert text == "粮食总产量：150亿公斤左右（十四五末 目标）[1]；粮食总产量：142.4亿公斤（2020年 实绩）[2]"
+    assert [c.label for c in cites] == ["第九章 第一节 提高农业质量效益和竞争力", "第一章 第一节 “十三五”发展成就"]
+    assert all(corpus.documents[0].text[c.span[0]:c.span[1]] == c.quote for c in cites)
+    shared, cites = direct_answer(match_targets(rows, "持证率要达到多少"))
+    assert len(cites) == 1 and shared.count("[1]") == 3  # three rows, one sentence
     (agri,) = match_targets(rows, "农产品精深加工产业集群年产值目标是多少")
     assert answer_text([agri]) == "农产品精深加工十大产业集群年产值：力争1700亿元左右（2025年 目标）"
 
