@@ -47,6 +47,12 @@ def cmd_quiz(args, settings) -> int:
     return run_cli(args, settings)
 
 
+def cmd_targets(args, settings) -> int:
+    from rag.cli.targets import run_cli
+
+    return run_cli(args, settings)
+
+
 def cmd_bench(args, settings) -> int:
     from rag.cli.bench import run_cli
 
@@ -145,6 +151,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--smoke", action="store_true", help="冒烟测试：×1、5 题、1–2 个客户端")
     sp.add_argument("--quiet", action="store_true", help="不输出进度")
     sp.set_defaults(func=cmd_bench)
+    sp = sub.add_parser("targets", help="目标一览：规划中的量化目标与实绩，可筛选、导出")
+    sp.add_argument("--chapter", type=int, default=None, help="只列第 N 章")
+    sp.add_argument("--year", help="时间：2025（含十四五、十四五末）、2020（含十三五）、2035 …")
+    sp.add_argument("--kind", help="性质：target 目标、result 实绩、fact 现状")
+    sp.add_argument("--query", help="文本筛选：指标、原句或章节含这些词（空格分隔，须全部包含）")
+    sp.add_argument("--format", default="table", help="输出格式 table|csv|json|xlsx（默认 table）")
+    sp.add_argument("--out", metavar="FILE", help="输出文件（xlsx 必填）；不指定时打印到标准输出")
+    sp.add_argument("--score", action="store_true", help="按金标 eval/targets_gold.jsonl 给抽取打分")
+    sp.add_argument("--gold", metavar="FILE.jsonl", help="--score 用的金标文件")
+    sp.set_defaults(func=cmd_targets)
     return p
 
 

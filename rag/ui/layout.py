@@ -11,6 +11,7 @@ from rag.config import Settings  # sets GRADIO_ANALYTICS_ENABLED=False before gr
 from rag.ui.backend import Backend
 from rag.ui.handlers import ALL, EXPORT_FORMATS, App
 from rag.ui.render import QUIZ_PLACEHOLDER, type_tag
+from rag.ui.targets_tab import build_targets_tab
 
 import gradio as gr  # noqa: E402  (after rag.config so the analytics switch is honoured)
 
@@ -113,6 +114,8 @@ def build_app(settings: Settings, backend: Backend | None = None) -> tuple[gr.Bl
             q_chapters.change(app.quiz_sections, q_chapters, q_sections, api_name="quiz_sections")
             q_make.click(app.make_quiz, [q_chapters, q_sections, q_n, q_types, q_diff, q_seed],
                          [quiz_items, q_preview, *downloads], api_name="make_quiz")
+
+        build_targets_tab(app)  # 「目标一览」: rag.ui.targets_tab
 
         gr.api(app.ask, api_name="ask")
         demo.load(app.startup, outputs=[status, chapter, b_chapter, b_section, q_chapters],
