@@ -32,10 +32,12 @@ from weakref import WeakKeyDictionary
 from rag import refusal as refusal_rule
 from rag.citations import Citation, cite
 from rag.config import Settings
-from rag.direct import (BROAD, MAX_POINT, OTHER, DirectAnswer, Piece, question_kind,
-                        split_parts, verbatim)
+from rag.direct import (BROAD, MAX_POINT, OTHER, VALUE, DirectAnswer, Piece, fits_kind,
+                        question_kind, split_parts, verbatim)
+from rag.target_match import match_targets, time_text, value_text
+from rag.targets import targets_of
 from rag.errors import ConfigError, RetrievalError
-from rag.evidence import Scored, SentenceScorer, is_announcement
+from rag.evidence import Scored, SentenceScorer, is_announcement, periods
 from rag.followup import Rewrite, rewrite_followup
 from rag.refusal import REFUSAL  # noqa: F401  (re-exported: the phrase every answerer uses)
 from rag.retrieval import Hit, Retriever
@@ -213,6 +215,7 @@ class ExtractiveAnswerer(Answerer):
     """Quotes the best sentences of the retrieved sections; invents nothing."""
 
     name = "extractive"
+    _targets = None  # the plan's target rows, loaded on first use
 
     @property
     def display_name(self) -> str:
@@ -273,11 +276,13 @@ class ExtractiveAnswerer(Answerer):
         best = typed[0] if typed else scored[0]
         topic = refusal_rule.topic_words(query.standalone)
         close = [x for x in typed if x.score >= best.score - s.answer_topic_margin]
-        topical = max(close, key=lambda x: (self._cover(topic, x), x.score), default=best)
+        topical = max(close, key=lambda x: (self._cover(topic, x), fits_kind(kind, x.unit.text),
+                                            x.score), default=best)
         if kind == BROAD:
             return self._broad(scored, best)
         picked = [best]
-        if topical is not best and self._cover(topic, topical) > self._cover(topic, best):
+        if topical is not best and (self._cover(topic, topical), fits_kind(kind, topical.unit.text)) \
+                > (self._cover(topic, best), fits_kind(kind, best.unit.text)):
             picked.append(topical)
         sections = list(dict.fromkeys(x.hit.key for x in picked))
         seen = {" ".join(x.unit.text.split()) for x in picked}  # the notice header repeats lines
@@ -363,7 +368,10 @@ class ExtractiveAnswerer(Answerer):
                 citations.append(cite(len(citations) + 1, section, run[0], run[-1]))
                 number.update({u.id: citations[-1].n for u in run})
                 quotes.append(_with_marker(citations[-1].quote, citations[-1].n))
-        direct = self.direct_line(query.standalone, kind, picked, number, citations)
+        direct = None
+        if kind == VALUE:  # a row of 规划目标一览 that the question asks about gives the value
+            direct = self.target_line(query, citations, quotes)
+        direct = direct or self.direct_line(query.standalone, kind, picked, number, citations)
         lines = ([direct, ""] if direct else []) + ["根据规划原文："] + quotes
         lines.append("")
         lines.append("来源：")
@@ -371,6 +379,34 @@ class ExtractiveAnswerer(Answerer):
         return Answer(query.question, query.standalone, "\n".join(lines), False, self.name,
                       tuple(citations), query.hits, _join(query.notice, notice), 0,
                       query.support, query.timings, direct=direct)
+
+    def target_line(self, query: Query, citations: list[Citation], quotes: list[str]) -> str | None:
+        """The direct answer from the plan's target rows (rag.targets) matching a 多少/目标
+        question: each row's 指标, value, unit and time frame, cited to its sentence. Only rows
+        from a retrieved section and of the asked time frame count; a row's sentence not yet
+        quoted is added as a source."""
+        if self._targets is None:
+            self._targets = targets_of(self.retriever.index)
+        retrieved = {h.key for h in query.hits}
+        rows = [t for t in match_targets(self._targets, query.standalone, limit=4)
+                if t.ref.key in retrieved]
+        asked = periods(query.standalone)
+        rows = [t for t in rows if not asked or not periods(t.时间) or asked & periods(t.时间)][:2]
+        if not rows:
+            return None
+        parts = []
+        for t in rows:
+            c = next((c for c in citations if c.key == t.ref.key and c.span[0] <= t.span[0]
+                      and t.span[1] <= c.span[1]), None)
+            if c is None:
+                section = self.retriever.index.section(*t.ref.key)
+                quote, span = section.slice(*t.span).strip(), t.span
+                c = Citation(len(citations) + 1, section.ref, quote, span)
+                citations.append(c)
+                quotes.append(_with_marker(c.quote, c.n))
+            assert t.指标 in c.quote and t.数值 in c.quote, (t, c.quote)
+            parts.append(f"{t.指标}：{value_text(t)}（{time_text(t)}）[{c.n}]")
+        return "；".join(parts) + "。"
 
     def direct_line(self, question: str, kind: str, picked: list[Scored],
                     number: dict[str, int], citations: list[Citation]) -> str | None:
@@ -382,7 +418,8 @@ class ExtractiveAnswerer(Answerer):
         else:
             pieces = []
             topic = refusal_rule.topic_words(question)
-            lead = max(picked[:2], key=lambda x: self._cover(topic, x))  # the topical one
+            lead = max(picked[:2], key=lambda x: (self._cover(topic, x),  # the topical one
+                                                  fits_kind(kind, x.unit.text)))
             for x in [lead] + [y for y in picked if y is not lead]:
                 text = maker.cut(question, kind, x.unit.text)
                 if text:
