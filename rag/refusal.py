@@ -95,7 +95,8 @@ def features(scorer: SentenceScorer, question: str, scored: list, settings: Sett
     sec_cov = scorer.coverage(q_tokens, scorer.section_tokens(best.hit.key))
     typed = [x for x in scored[:settings.scope_top] if x.in_scope]
     focus = topic_words(question)
-    typed_cov = max((scorer.text_coverage(focus, x.unit.text) for x in typed), default=0.0)
+    typed_cov = max((scorer.text_coverage(focus, scorer.with_context(x.unit)) for x in typed),
+                    default=0.0)
     off_topic = best.cosine < settings.off_topic_cosine and unknown >= settings.off_topic_unknown
     return Features(best.cosine, best.coverage, sec_cov, unknown, asks, typed_cov,
                     not typed, foreign, off_topic)
