@@ -16,9 +16,10 @@ A build runs under the data folder's writer lock, so builds never overlap. A kil
 leaves a folder without manifest.json that the next build removes; ``current`` keeps pointing
 at the last complete build. Cleanup removes a build only when it is neither live nor in use by
 an open Index (in any process); in server mode its Chroma collections go with it, and no other
-collection is touched. An Index resolves ``current`` once and reads everything from that build. Chroma gets vectors always (never raw text: it
-would try to download its own ONNX model) and is reached through llama-index's
-ChromaVectorStore. With ``chroma_host`` set, an HttpClient is used instead.
+collection is touched. An Index resolves ``current`` once and reads everything from that
+build. Chroma gets vectors always (never raw text: it would try to download its own ONNX
+model) and is reached through llama-index's ChromaVectorStore. With ``chroma_host`` set, an
+HttpClient is used instead.
 
 Not handled here: ranking and fusion (retrieval.py).
 """
