@@ -307,3 +307,24 @@ def test_ingest_while_16_clients_use_the_app(tmp_path):
     print(f"\n16 clients: {done[0]} requests during 2 ingests, {len(errors)} failed")
     assert done[0] > 0 and not errors, errors[:5]
     assert ok_ingest and kept, results
+
+
+def test_app_first_start_waits_for_another_writer(tiny_corpus, tmp_path):
+    """The app's first-start build takes the same lock: while another writer holds it the
+    status line says 「另一个索引构建正在进行，等待中…」; when it is free the app builds and loads."""
+    from rag.ui.backend import Backend
+
+    settings = load_settings(corpus_dir=tiny_corpus, data_dir=tmp_path / "data")
+    backend = Backend(settings)
+    with writer_lock(tmp_path / "data", 0):
+        backend.start()
+        deadline = time.monotonic() + 120
+        while backend.stage != "wait" and not backend.ready and time.monotonic() < deadline:
+            time.sleep(0.05)
+        shown = backend.status()
+    backend.wait(timeout=600)
+    ok = WAITING in shown and backend.error is None and backend.index is not None
+    tally.record(SECTION, "app's first-start build waits for the lock, says so", ok,
+                 f"{shown[:120]} / {backend.error}")
+    assert ok, (shown, backend.error)
+    assert Retriever(backend.index).search(QUESTION, k=1)[0].key == TINY_KEY
