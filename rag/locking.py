@@ -94,8 +94,12 @@ def writer_lock(data_dir: Path, timeout: float, on_wait=None):
                 raise WriterBusyError(f"等待 {timeout:g} 秒后另一个索引构建仍在进行（"
                                       f"{_holder_text(data_dir)}）：稍后再试，"
                                       "或调大 RAG_LOCK_TIMEOUT") from None
-        _write_holder(data_dir)
-    except OSError as exc:
+        try:
+            _write_holder(data_dir)
+        except OSError:
+            lock.release()
+            raise
+    except OSError as exc:  # filelock's Timeout is an OSError too, but is handled above
         raise IndexError_(f"无法在数据目录 {data_dir} 中写入（{exc.strerror or exc}）："
                           "请检查权限或设置 RAG_DATA_DIR") from None
     try:
