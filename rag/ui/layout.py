@@ -108,8 +108,10 @@ def browse_tab(app: App) -> tuple:
     returns (chapter picker, section picker, page) for the startup event."""
     with gr.Tab("浏览规划", id="browse"):
         with gr.Row():
-            b_chapter = gr.Dropdown([], label="章", interactive=True, scale=3, elem_id="browse-chapter")
-            b_section = gr.Dropdown([], label="节", interactive=True, scale=2, elem_id="browse-section")
+            b_chapter = gr.Dropdown([], label="章", interactive=True, scale=3, min_width=330,
+                                    elem_id="browse-chapter")  # wide: chapter titles are long
+            b_section = gr.Dropdown([], label="节", interactive=True, scale=2, min_width=300,
+                                    elem_id="browse-section")
         b_text = gr.HTML(elem_id="browse-text")
     b_chapter.input(app.browse_chapter, b_chapter, [b_section, b_text], api_name="browse_chapter")
     b_section.input(app.browse_section, b_section, b_text, api_name="browse_section")

@@ -47,12 +47,15 @@ a.goto:hover, a.ask:hover {text-decoration: underline;}
 #chatbot .message-wrap {padding-bottom: 48px;}
 #chatbot .scroll-down-button-container {bottom: 6px !important; right: 10px !important; left: auto !important;}
 #feedback-row {align-items: end;}
+#chatbot .user-row .message {background: var(--background-fill-secondary) !important;
+  border-color: var(--border-color-primary) !important;}
 @media (max-width: 768px) {
   .gradio-container {padding: 4px !important;}
   #app-title h1 {font-size: 1.25em;} #app-title p {display: none;}
   #chatbot {height: calc(100dvh - 250px) !important; min-height: 320px;}
   #quiz-row {flex-direction: column-reverse !important;}
-  #chatbot .bot-row, #chatbot .user-row {max-width: 100% !important;}
+  #chatbot .bot-row, #chatbot .user-row {max-width: 100% !important; margin-left: 2px !important;
+    margin-right: 2px !important;}
   #chatbot .bubble-wrap {padding-left: 2px !important; padding-right: 2px !important;}
 }
 """
