@@ -140,7 +140,7 @@ def test_conversation_exports_markdown_and_docx(built):
 def test_restore_and_goto_open_the_cited_sentence(built):
     _, app = built
     display, session, _ = run_chat(app, Q_FIRMS)
-    assert app.restore(session) == display and app.restore(None) == []
+    assert app.restore(session) == (display, session) and app.restore(None)[0] == []
     c = session["turns"][0]["citations"][0]
     tabs, chapter, section, page = app.goto(f"{c['doc_id']}|{c['chapter']}|{c['section']}|"
                                             f"{c['span'][0]}|{c['span'][1]}")

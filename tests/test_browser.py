@@ -146,11 +146,16 @@ def test_thumbs_down_reaches_feedback_export(page, tmp_path, running_app):
 def test_conversation_survives_reload_and_exports_docx(page, tmp_path):
     from docx import Document
 
+    stored = "() => localStorage.getItem('guihua-chat-v1')"
     first = ask(page, Q_FIRMS, 1)
+    page.wait_for_function(f"({stored})() !== null", timeout=10_000)
+    before = page.evaluate(stored)
     follow = first.locator(".followups a.ask").first
     follow_q = follow.inner_text()
     follow.click()  # a suggested follow-up is asked like a typed question
     page.locator("#chatbot .answer").nth(1).wait_for(timeout=60_000)
+    # the turn is copied to browser storage right after it is shown
+    page.wait_for_function(f"({stored})() !== {json.dumps(before)}", timeout=10_000)
     page.reload()
     page.get_by_text("回答方式").wait_for(timeout=60_000)
     page.locator("#chatbot .answer").nth(1).wait_for(timeout=15_000)
@@ -187,6 +192,8 @@ def test_calm_stable_layout(page, tmp_path):
     assert not (r > 150 and g < 100 and b < 100), colour  # labels are not red
     answer = ask(page, "汾河治理有哪些工程？", 1)
     assert page.locator(".gradio-container").bounding_box()["width"] == width0  # no jump
+    assert not page.locator("#chatbot button[aria-label='Clear']").is_visible()  # 新对话 instead
+    assert page.locator("#tabs [role=tab]").all_inner_texts()[:3] == ["问答", "浏览规划", "出题"]
     # the scroll arrow (when shown) does not cover the answer text
     arrow = page.locator("#chatbot .scroll-down-button-container")
     if arrow.count() and arrow.first.is_visible():

@@ -2,7 +2,7 @@
 practice): plain values in, plain values (or gr.update) out, so tests call them without a
 browser; plus the chapter filter parser.
 
-The chat session lives in the browser (gr.BrowserState): ``history`` (plain text for the
+The chat session (a gr.State, copied to browser storage after each turn) holds ``history`` (plain text for the
 pipeline), ``display`` (the chat's HTML) and ``turns`` (one record per answer: question,
 standalone question, answer, citations, answerer, build id, the chat message index). A rating
 sends that record to rag.feedback; nothing about a question is stored server-side otherwise.
@@ -146,9 +146,10 @@ class App:
 
     # ---- keeping the conversation: restore, rate, comment, export
 
-    def restore(self, session):
-        """Page load: the conversation kept in the browser, back in the chat."""
-        return new_session(session)["display"]
+    def restore(self, saved):
+        """Page load: the conversation kept in the browser; returns (chat, session)."""
+        session = new_session(saved)
+        return session["display"], session
 
     def rate(self, session, like: gr.LikeData):
         """👍/👎 on an answer: store its record; returns (feedback id, comment row, comment)."""

@@ -34,9 +34,9 @@ def build_app(settings: Settings, backend: Backend | None = None) -> tuple[gr.Bl
         gr.Markdown("# 规划问答\n山西省国民经济和社会发展第十四个五年规划和2035年远景目标纲要"
                     " · 答案逐句标注「第X章 第Y节」出处", elem_id="app-title")
         status = gr.Markdown(app.backend.status(), elem_id="status")
-        session = gr.BrowserState(new_session(None), storage_key=SESSION_KEY)
+        saved = gr.BrowserState(new_session(None), storage_key=SESSION_KEY)
         with gr.Tabs(selected="chat", elem_id="tabs") as tabs:  # only gr.Tab directly inside
-            chapter, ask = chat_tab(app, demo, session)
+            chapter, ask = chat_tab(app, demo, saved)
             browse = browse_tab(app)
             q_chapters = quiz_tab(app)
         # hidden, outside the tabs (an unopened tab is not in the page): links reach Python here
@@ -44,7 +44,8 @@ def build_app(settings: Settings, backend: Backend | None = None) -> tuple[gr.Bl
         ask_box, ask_btn = gr.Textbox(**hidden), gr.Button("ask", elem_id="ask-btn", **hidden)
         goto_box, goto_btn = gr.Textbox(**hidden), gr.Button("goto", elem_id="goto-btn", **hidden)
         ask_btn.click(lambda q: q, ask_box, ask["msg"], js=READ_CLICKED,
-                      api_visibility="private").then(**ask["chat"], api_visibility="private")
+                      api_visibility="private").then(**ask["chat"], api_visibility="private").then(
+            **ask["save"])
         goto_btn.click(app.goto, goto_box, [tabs, *browse], js=READ_CLICKED,
                        api_name="goto").then(None, js=SCROLL_TO_MARK)
         gr.api(app.ask, api_name="ask")
@@ -56,10 +57,14 @@ def build_app(settings: Settings, backend: Backend | None = None) -> tuple[gr.Bl
     return demo, app
 
 
-def chat_tab(app: App, demo: gr.Blocks, session: gr.BrowserState) -> tuple[gr.Dropdown, dict]:
-    """问答: the chat (kept in the browser), feedback, export, examples; returns the chapter
-    filter and what a follow-up link needs (the question box and the chat event)."""
+def chat_tab(app: App, demo: gr.Blocks, saved: gr.BrowserState) -> tuple[gr.Dropdown, dict]:
+    """问答: the chat, feedback, export, examples; returns the chapter filter and what a
+    follow-up link needs (the question box, the chat event, the save step).
+
+    The session is a gr.State (so /chat keeps its API: question and chapter in, chat out) and
+    is copied to ``saved`` (browser storage) after every turn and restored from it on load."""
     with gr.Tab("问答", id="chat"):
+        session = gr.State(new_session(None))  # inside the Tab: gr.Tabs takes only tabs
         with gr.Row(equal_height=False):
             with gr.Column(scale=4, min_width=320):
                 chatbot = gr.Chatbot(label="问答", show_label=False, height=560, elem_id="chatbot",
@@ -86,21 +91,22 @@ def chat_tab(app: App, demo: gr.Blocks, session: gr.BrowserState) -> tuple[gr.Dr
                                 visible=False, interactive=False, elem_id="export-files")
 
     chat_io = dict(fn=app.chat, inputs=[msg, chapter, session], outputs=[chatbot, session, msg])
-    msg.submit(**chat_io, api_name="chat")
+    save = dict(fn=lambda s: s, inputs=session, outputs=saved, api_visibility="private")
+    msg.submit(**chat_io, api_name="chat").then(**save)
     for b in examples:
         b.click(lambda q=b.value: q, outputs=msg, api_visibility="private").then(
-            **chat_io, api_visibility="private")
+            **chat_io, api_visibility="private").then(**save)
     new_chat = lambda: ([], new_session(None), gr.update(visible=False))  # noqa: E731
-    clear.click(new_chat, outputs=[chatbot, session, files], api_name="new_chat")
-    chatbot.clear(new_chat, outputs=[chatbot, session, files], api_visibility="private")
+    clear.click(new_chat, outputs=[chatbot, session, files], api_name="new_chat").then(**save)
+    chatbot.clear(new_chat, outputs=[chatbot, session, files], api_visibility="private").then(**save)
     fb_out = [fb_id, fb_row, fb_text]
     chatbot.like(app.rate, session, fb_out, api_visibility="private")
     fb_send.click(app.comment, [fb_id, fb_text], fb_out, api_visibility="private")
     fb_text.submit(app.comment, [fb_id, fb_text], fb_out, api_visibility="private")
     export.click(app.export_chat, session, files, api_visibility="private").then(
         lambda: gr.update(visible=True), outputs=files, api_visibility="private")
-    demo.load(app.restore, session, chatbot, api_visibility="private")
-    return chapter, {"msg": msg, "chat": chat_io}
+    demo.load(app.restore, saved, [chatbot, session], api_visibility="private")
+    return chapter, {"msg": msg, "chat": chat_io, "save": save}
 
 
 def browse_tab(app: App) -> tuple:

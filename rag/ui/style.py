@@ -47,6 +47,7 @@ a.goto:hover, a.ask:hover {text-decoration: underline;}
 #chatbot .message-wrap {padding-bottom: 48px;}
 #chatbot .scroll-down-button-container {bottom: 6px !important; right: 10px !important; left: auto !important;}
 #feedback-row {align-items: end;}
+#chatbot .icon-button-wrapper.top-panel {display: none !important;}  /* 新对话 clears; no overlap */
 #chatbot .user-row .message {background: var(--background-fill-secondary) !important;
   border-color: var(--border-color-primary) !important;}
 @media (max-width: 768px) {
