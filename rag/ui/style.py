@@ -44,8 +44,9 @@ a.goto:hover, a.ask:hover {text-decoration: underline;}
 .toc .toc-ch {font-weight: 600; margin-top: .5em;}
 .quiz-item {margin: .8em 0; padding: .6em .9em; border: 1px solid var(--border-color-primary); border-radius: 8px;}
 .quiz-ok {color: #15803d; font-weight: 600;} .quiz-bad {color: #b91c1c; font-weight: 600;}
-#chatbot .message-wrap {padding-bottom: 48px;}
-#chatbot .scroll-down-button-container {bottom: 6px !important; right: 10px !important; left: auto !important;}
+/* the scroll-to-bottom arrow gets its own gutter at the right: it never covers text */
+#chatbot .bot-row, #chatbot .user-row {margin-right: 36px !important;}
+#chatbot .scroll-down-button-container {bottom: 8px !important; right: 4px !important; left: auto !important;}
 #feedback-row {align-items: end;}
 #chatbot .icon-button-wrapper.top-panel {display: none !important;}  /* 新对话 clears; no overlap */
 #chatbot .user-row .message {background: var(--background-fill-secondary) !important;
@@ -55,8 +56,8 @@ a.goto:hover, a.ask:hover {text-decoration: underline;}
   #app-title h1 {font-size: 1.25em;} #app-title p {display: none;}
   #chatbot {height: calc(100dvh - 250px) !important; min-height: 320px;}
   #quiz-row {flex-direction: column-reverse !important;}
-  #chatbot .bot-row, #chatbot .user-row {max-width: 100% !important; margin-left: 2px !important;
-    margin-right: 2px !important;}
+  #chatbot .bot-row, #chatbot .user-row {max-width: calc(100% - 32px) !important;
+    margin-left: 2px !important; margin-right: 30px !important;}
   #chatbot .bubble-wrap {padding-left: 2px !important; padding-right: 2px !important;}
 }
 """
