@@ -186,6 +186,13 @@ def test_calm_stable_layout(page, tmp_path):
     page.wait_for_function("document.querySelector('#question textarea').placeholder"
                            ".includes('请先输入问题')", timeout=10_000)
     assert page.get_by_text("错误").count() == 0 and page.get_by_text("Error").count() == 0
+    page.locator("#export-btn").click()  # nothing to export yet: a Chinese toast, no English title
+    title = page.locator(".toast-title").first
+    title.wait_for(timeout=10_000)
+    assert page.get_by_text("还没有可导出的问答").first.is_visible()
+    assert title.evaluate("e => getComputedStyle(e, '::before').content") == '"提示"'
+    assert title.evaluate("e => getComputedStyle(e).fontSize") == "0px"  # "Error" not shown
+    page.locator("[data-testid='toast-close']").first.click()
     label = page.locator("#tabs label, #tabs [data-testid='block-info']").first
     colour = label.evaluate("e => getComputedStyle(e).color")
     r, g, b = (int(x) for x in colour[colour.index("(") + 1:].split(")")[0].split(",")[:3])

@@ -48,6 +48,10 @@ a.goto:hover, a.ask:hover {text-decoration: underline;}
 #chatbot .bot-row, #chatbot .user-row {margin-right: 36px !important;}
 #chatbot .scroll-down-button-container {bottom: 8px !important; right: 4px !important; left: auto !important;}
 #feedback-row {align-items: end;}
+/* toasts: Gradio titles them with the English type name ("Error", "Info"); say 提示 instead */
+.toast-title.error, .toast-title.info, .toast-title.warning {font-size: 0 !important;}
+.toast-title.error::before, .toast-title.info::before {content: "提示"; font-size: var(--text-md);}
+.toast-title.warning::before {content: "注意"; font-size: var(--text-md);}
 #chatbot .icon-button-wrapper.top-panel {display: none !important;}  /* 新对话 clears; no overlap */
 #chatbot .user-row .message {background: var(--background-fill-secondary) !important;
   border-color: var(--border-color-primary) !important;}
