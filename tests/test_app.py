@@ -179,6 +179,7 @@ def test_out_of_scope_question_is_refused_with_related_sections(built):
     answer = display[-1]["content"]
     assert REFUSAL in answer
     assert "可能相关" in answer and "#goto=" in answer
+    assert "class='followups'" not in answer  # no follow-ups from sections nobody cited
 
 
 def test_chapter_filter_limits_citations(built):

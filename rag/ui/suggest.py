@@ -1,9 +1,9 @@
 """Suggested follow-up questions under an answer, from the cited sections' other points.
 
-The plan's paragraphs open with a short heading sentence (「强化企业创新主体地位。」); the
-paragraphs of a cited section that the answer did not quote give questions like
-「强化企业创新主体地位有哪些举措？」, and the next section of the same chapter gives
-「<节标题>有哪些举措？」. For a refusal the nearest sections' titles are offered instead.
+The nearest sections of the same chapter give 「<节标题>有哪些举措？」 (first: such questions
+get the section's content back); then the plan's paragraphs, which open with a short heading
+sentence (「强化企业创新主体地位。」): those of a cited section that the answer did not quote
+give 「强化企业创新主体地位有哪些举措？」. A refusal gets none (its card lists 可能相关 sections).
 General rules over the section text; no hand-written list.
 
 Not handled here: answering them (a click asks the question like a typed one).
@@ -50,13 +50,18 @@ def suggest_followups(answer, index, n: int = 3) -> list[str]:
         if q not in picks and q.rstrip("？?") not in asked and len(picks) < n:
             picks.append(q)
 
-    if answer.refused:
-        for h in answer.hits[:n]:
-            title = h.ref.section_title or h.ref.chapter_title
-            if title:
-                add(_ask(title))
+    if answer.refused:  # nothing cited; the card already lists the nearest sections
         return picks
     keys = list(dict.fromkeys(tuple(c.key) for c in answer.citations))
+    # the neighbouring sections of the first cited one first: a question naming a section's
+    # title gets that section's content, while one naming a paragraph heading tends to get
+    # only the heading sentence back from the extractive answerer
+    if keys:
+        doc, ch, sec = keys[0]
+        near = [s for s in index.sections if s.doc_id == doc and s.chapter == ch and s.section
+                and s.section_title and (doc, ch, s.section) not in keys]
+        for s in sorted(near, key=lambda s: (abs(s.section - sec), s.section < sec))[:2]:
+            add(_ask(s.section_title))
     for key in keys:
         try:
             section = index.section(*key)
@@ -68,13 +73,8 @@ def suggest_followups(answer, index, n: int = 3) -> list[str]:
         # the paragraph holding a quote is "this point"; the others are the section's other points
         starts = [p for p, _ in heads] + [len(section.text) + 1]
         this = {i for i, p in enumerate(starts[:-1]) for q in quoted if p <= q < starts[i + 1]}
-        after = [h for i, (p, h) in enumerate(heads) if i not in this and p > min(quoted, default=0)]
-        before = [h for i, (p, h) in enumerate(heads) if i not in this and p <= min(quoted, default=0)]
-        for head in (after + before)[:2]:
+        first = min(quoted, default=0)
+        others = [(p > first, h) for i, (p, h) in enumerate(heads) if i not in this]
+        for _, head in sorted(others, key=lambda x: not x[0]):  # the points after the quote first
             add(_ask(head))
-    if keys and len(picks) < n:
-        doc, ch, sec = keys[0]
-        for s in index.sections:
-            if s.doc_id == doc and s.chapter == ch and s.section == sec + 1 and s.section_title:
-                add(_ask(s.section_title))
     return picks
