@@ -162,7 +162,7 @@ def test_conversation_survives_reload_and_exports_docx(page, tmp_path):
     assert page.locator("#chatbot .answer").count() == 2
     shot(page, tmp_path, "reloaded")
     page.locator("#export-btn").click()
-    link = page.locator("#export-files a", has_text="KB").first  # the docx (md is bytes)
+    link = page.locator("#export-files a[href*='.docx'], #export-files a[download$='.docx']").first
     link.wait_for(timeout=20_000)
     shot(page, tmp_path, "export")
     with page.expect_download() as dl:
@@ -173,7 +173,11 @@ def test_conversation_survives_reload_and_exports_docx(page, tmp_path):
     text = "\n".join([p.text for p in doc.paragraphs]
                      + [c.text for t in doc.tables for r in t.rows for c in r.cells])
     assert Q_FIRMS in text and follow_q in text and "5000" in text
-    assert text.count("第二章 第三节 培育一流创新主体") >= 2  # every citation of both answers
+    labels = page.locator("#chatbot .src-label").all_inner_texts()
+    quotes = page.locator("#chatbot .src-context mark").all_inner_texts()
+    assert len(labels) >= 2 and quotes  # every source and quoted sentence of both answers
+    assert all(label.strip() in text for label in labels)
+    assert all(" ".join(q.split()) in text for q in quotes)
     assert round(doc.sections[0].page_width.mm) == 210
 
 
