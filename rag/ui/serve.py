@@ -48,6 +48,11 @@ def launch(demo: gr.Blocks, settings: Settings, **kwargs):
     if settings.app_password:
         password = settings.app_password
         auth = lambda _user, pw: hmac.compare_digest(pw.encode(), password.encode())  # noqa: E731
+    # Gradio's own status words in Chinese whatever the browser's language (an error badge
+    # reads 出错, not "Error")
+    words = {"common.error": "出错", "common.loading": "加载中", "common.clear": "清除"}
+    i18n = gr.I18n(en=words, **{"zh-CN": words})
     return demo.launch(server_name=settings.app_host, server_port=settings.app_port, auth=auth,
+                       i18n=i18n,
                        auth_message="请输入访问密码（用户名任意）", share=False, ssr_mode=False,
                        footer_links=["api"], theme=theme, css=CSS, js=JS, **kwargs)
