@@ -85,8 +85,8 @@ def test_direct_line_is_shown_first_and_styled_apart(built):
     _, app = built
     answer = app.backend.pipeline.ask(Q_FIRMS)
     # the same answer with a direct-answer line (Answer.direct where the answerer sets one)
-    with_direct = SimpleNamespace(**{f.name: getattr(answer, f.name) for f in fields(answer)},
-                                  direct="高新技术企业达到5000家[1]")
+    with_direct = SimpleNamespace(**{**{f.name: getattr(answer, f.name) for f in fields(answer)},
+                                     "direct": "高新技术企业达到5000家[1]"})
     html = render_answer(with_direct, app.backend.index)
     assert html.index("class='direct'") < html.index("class='body'")
     assert "<div class='direct'>高新技术企业达到5000家<a class='cite' href='#cite=1'>" in html
@@ -253,7 +253,7 @@ def test_quiz_preview_downloads_and_practice(built):
     items, preview, *downloads = app.make_quiz(*args)
     assert len(items) == 6 and preview.count("class='quiz-item'") == 6
     files = [Path(d["value"]) for d in downloads]
-    assert [f.suffix for f in files] == [".md", ".csv", ".json", ".docx"]
+    assert [f.suffix for f in files] == [".md", ".csv", ".json", ".docx", ".txt"]
     assert all(f.is_file() and f.stat().st_size > 0 for f in files)
     assert all(app.export_root in f.parents for f in files)  # never a user-chosen path
     again, *_ = app.make_quiz(*args)

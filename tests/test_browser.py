@@ -28,7 +28,7 @@ Q_FIRMS = "到2025年高新技术企业要达到多少家？"
 
 @pytest.fixture(scope="module")
 def running_app(real_index_settings, tmp_path_factory):
-    """`python app.py` on a free loopback port over the real index; yields (URL, data dir)."""
+    """`python app.py` on a free loopback port over the real index; yields its URL."""
     port = free_port()
     logs = tmp_path_factory.mktemp("app-log") / "app.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
@@ -47,7 +47,7 @@ def running_app(real_index_settings, tmp_path_factory):
                 if proc.poll() is not None or time.monotonic() > deadline:
                     pytest.fail("app did not start: " + logs.read_text())
                 time.sleep(0.5)
-        yield url, real_index_settings.data_dir
+        yield url
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -70,7 +70,7 @@ def page(request, browser, running_app):
     """A fresh page (empty browser storage) at one viewport, the index loaded."""
     ctx = browser.new_context(viewport=VIEWPORTS[request.param], accept_downloads=True)
     pg = ctx.new_page()
-    pg.goto(running_app[0])
+    pg.goto(running_app)
     pg.get_by_text("回答方式").wait_for(timeout=120_000)
     pg.viewport = request.param
     yield pg
@@ -120,7 +120,7 @@ def test_one_click_from_citation_to_highlighted_sentence(page, tmp_path):
     shot(page, tmp_path, "goto")
 
 
-def test_thumbs_down_reaches_feedback_export(page, tmp_path, running_app):
+def test_thumbs_down_reaches_feedback_export(page, tmp_path, real_index_settings):
     note = f"测试说明-{page.viewport}-{time.time_ns()}"
     ask(page, Q_FIRMS, 1)
     page.locator("#chatbot button[aria-label='Dislike']").last.click()
@@ -132,7 +132,8 @@ def test_thumbs_down_reaches_feedback_export(page, tmp_path, running_app):
     shot(page, tmp_path, "feedback")
     out = tmp_path / "fb.jsonl"
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    proc = subprocess.run([sys.executable, "-m", "rag", "--data-dir", str(running_app[1]),
+    proc = subprocess.run([sys.executable, "-m", "rag", "--data-dir",
+                           str(real_index_settings.data_dir),
                            "feedback", "export", "--out", str(out)], cwd=PROJECT_ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
