@@ -92,6 +92,9 @@ def test_direct_line_is_shown_first_and_styled_apart(built):
     assert "<div class='direct'>高新技术企业达到5000家<a class='cite' href='#cite=1'>" in html
     plain = render_answer(answer, app.backend.index)
     assert ("class='direct'" in plain) == bool(getattr(answer, "direct", None))
+    if getattr(answer, "direct", None):  # shown once, apart: not repeated at the top of the body
+        body = plain.split("<div class='body'>", 1)[1].split("</div>", 1)[0]
+        assert not body.startswith(answer.direct.split("[")[0])
 
 
 def test_empty_question_is_a_hint_not_an_error(built):

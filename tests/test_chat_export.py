@@ -44,5 +44,6 @@ def test_quote_context_and_links():
     assert ctx == "第二句讲别的事。<mark>第三句含5000家。</mark>第四句收尾。"  # one sentence each side
     assert quote_context(s, (0, 3), quote).count("<mark>") == 1  # a wrong span falls back
     assert body_text("答案[1]。\n\n来源：\n[1] 「第二章 第三节 节」") == "答案[1]。"
+    assert body_text("5000家[1]。\n\n根据规划原文：\n原句[1]。", "5000家[1]。") == "根据规划原文：\n原句[1]。"
     assert action_href("ask", "那2035年呢？") == "#ask=%E9%82%A32035%E5%B9%B4%E5%91%A2%EF%BC%9F"
     assert action_href("goto", "d|2|3|10|20") == "#goto=d|2|3|10|20"

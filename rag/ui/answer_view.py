@@ -30,9 +30,13 @@ def goto_value(doc_id: str, chapter: int, section: int, span=None) -> str:
     return f"{doc_id}|{chapter}|{section}|{a}|{b}"
 
 
-def body_text(text: str) -> str:
-    """The answer text without its trailing plain 来源 list (the card shows the sources)."""
-    return _SOURCES_BLOCK.sub("", text or "").strip()
+def body_text(text: str, direct: str | None = None) -> str:
+    """The answer text without its trailing plain 来源 list (the card shows the sources) and
+    without a leading copy of the direct-answer line (the card shows that apart)."""
+    body = _SOURCES_BLOCK.sub("", text or "").strip()
+    if direct and body.startswith(direct.strip()):
+        body = body[len(direct.strip()):].strip()
+    return body
 
 
 def _sentence_start(text: str, pos: int) -> int:
@@ -140,7 +144,8 @@ def render_answer(answer, index, followups: list[str] = ()) -> str:
     direct = getattr(answer, "direct", None)
     if direct and not answer.refused:
         out.append(f"<div class='direct'>{_marked(direct, {c.n for c in answer.citations})}</div>")
-    out.append(f"<div class='body'>{_marked(body_text(answer.text), {c.n for c in answer.citations})}</div>")
+    body = body_text(answer.text, direct if not answer.refused else None)
+    out.append(f"<div class='body'>{_marked(body, {c.n for c in answer.citations})}</div>")
     out.append(related_html(answer.hits, index) if answer.refused
                else sources_html(answer.citations, index))
     out.append(followups_html(list(followups)))

@@ -139,7 +139,8 @@ class App:
     def _turn(self, answer, question: str, msg: int) -> dict:
         """The record of one answer kept in the browser (for rating and export)."""
         return {"question": question, "standalone": answer.standalone,
-                "answer": body_text(answer.text), "direct": getattr(answer, "direct", None),
+                "answer": body_text(answer.text, getattr(answer, "direct", None)),
+                "direct": getattr(answer, "direct", None),
                 "refused": answer.refused, "answerer": answer.answerer,
                 "citations": [{**c.to_json(), "label": c.label} for c in answer.citations],
                 "build_id": self.backend.index.manifest.build_id, "msg": msg}
