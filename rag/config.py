@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     # corpus and storage
     corpus_dir: Path = PROJECT_ROOT / "corpus"
     data_dir: Path = Path("storage")
+    # seconds a build waits for another writer of the same data folder; 0 = give up at once
+    lock_timeout: float = Field(1800.0, ge=0)
     # embeddings
     embedder: str = "e5-small-q4"
     embed_batch_size: int = Field(32, ge=1)

@@ -35,6 +35,10 @@ class IndexMismatchError(IndexError_):
     """The index was built with other settings (embedder, chunker, corpus)."""
 
 
+class WriterBusyError(IndexError_):
+    """Another process holds the data folder's writer lock (an ingest or a build)."""
+
+
 class RetrievalError(RagError):
     """A query cannot be run (empty question, unknown mode, bad filter)."""
 

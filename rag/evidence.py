@@ -42,6 +42,7 @@ _PAST_SECTION = "十三五"  # the review section(s) of the previous plan: past 
 _FUTURE_Q = re.compile(r"到20[2-9]\d|十四五|末|要|目标|计划|将|力争")
 
 
+SHORT_SENTENCE = 40  # characters; a shorter sentence is read with the one before it
 _PERIOD = re.compile(r"十([一二三四五六七八九])五|(?<!\d)((?:19|20)\d\d)(?!\d)")
 _PERIODS = {"二": "十二五", "三": "十三五", "四": "十四五", "五": "十五五", "六": "十六五"}
 
@@ -138,6 +139,7 @@ class SentenceScorer:
             if is_statement(u.text):
                 self.sentences.setdefault(u.key, []).append(u)
         self._frame: dict[str, frozenset[str]] = {}  # sentence id -> periods it speaks of
+        self._prev: dict[str, Chunk] = {}  # sentence id -> the statement before it
         for key in self.sentences:
             self.sentences[key].sort(key=lambda u: u.ordinal)
             current: frozenset[str] = frozenset()
@@ -146,6 +148,8 @@ class SentenceScorer:
                 if is_announcement(u.text):  # 我省到2035年的远景目标是: frames what follows
                     current = own
                 self._frame[u.id] = own or current
+            for a, b in zip(self.sentences[key], self.sentences[key][1:]):
+                self._prev[b.id] = a
         got = index.sentence_store._collection.get(include=["embeddings"])
         vecs = np.asarray(got["embeddings"], dtype=np.float32)
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True) + 1e-12
@@ -198,6 +202,15 @@ class SentenceScorer:
             return 0.0
         low = text.lower()
         return sum(self.idf(w) for w in words if _names(w, low)) / total
+
+    def with_context(self, unit: Chunk) -> str:
+        """A short sentence with the one before it, which often names its subject
+        (「…煤层气…。到2025年,地面抽采量达到250亿方。」)."""
+        text = unit.text
+        if len(text.strip()) >= SHORT_SENTENCE:
+            return text
+        prev = self._prev.get(unit.id)
+        return prev.text + text if prev is not None else text
 
     def section_tokens(self, key: tuple) -> set[str]:
         """Tokens of a section's heading path and text (cached)."""

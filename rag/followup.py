@@ -131,6 +131,8 @@ def rewrite_followup(question: str, history) -> Rewrite:
         if frame[0].isdigit() and not frame.endswith(("年", "底", "末")):
             frame += "年"
         old = _FRAME.search(prev)
+        if old and old.group(0)[0] in "到至" and frame[0] not in "到至":
+            frame = old.group(0)[0] + frame  # 到2025年 → 到2035年
         return Rewrite(_FRAME.sub(frame, prev, count=1) if old else f"{frame}{prev}",
                        rewritten=True)
     body = re.sub(r"^(那么?|还有|另外|那个)", "", q).strip()

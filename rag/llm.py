@@ -22,7 +22,8 @@ from typing import Iterator
 
 import httpx
 
-from rag.answering import FALLBACK_NOTICE, Answer, Answerer, ExtractiveAnswerer, Query, _join
+from rag.answering import FALLBACK_NOTICE, Answer, Answerer, Query, _join
+from rag.extractive import ExtractiveAnswerer
 from rag.citations import (MARKER, Citation, answer_sentences, attach_markers, cite,
                            overlap_similarity, validate_markers)
 from rag.errors import ConfigError, GenerationError

@@ -95,7 +95,8 @@ def features(scorer: SentenceScorer, question: str, scored: list, settings: Sett
     sec_cov = scorer.coverage(q_tokens, scorer.section_tokens(best.hit.key))
     typed = [x for x in scored[:settings.scope_top] if x.in_scope]
     focus = topic_words(question)
-    typed_cov = max((scorer.text_coverage(focus, x.unit.text) for x in typed), default=0.0)
+    typed_cov = max((scorer.text_coverage(focus, scorer.with_context(x.unit)) for x in typed),
+                    default=0.0)
     off_topic = best.cosine < settings.off_topic_cosine and unknown >= settings.off_topic_unknown
     return Features(best.cosine, best.coverage, sec_cov, unknown, asks, typed_cov,
                     not typed, foreign, off_topic)
@@ -118,7 +119,8 @@ _OUT_OF_SCOPE = [re.compile(p, re.IGNORECASE) for p in (
     r"\b(you are now|act as|pretend|role-?play|jailbreak|system prompt|developer mode)\b",
     # small talk and tasks that are not questions about the plan
     r"^\s*(你好|您好|嗨|哈喽|hello|hi|hey)\b|你是谁|你叫什么",
-    r"(写|作|来)一?(首|篇|段|个)?(诗|绝句|律诗|宋词|歌词|对联|小说|笑话)|七言|五言|讲一?(个|段)?笑话|唱一?首",
+    r"(写|作|来)一?(首|篇|段|个)?[^。？?，,]{0,12}?(诗|绝句|律诗|宋词|歌词|对联|小说|笑话)|七言|五言|"
+    r"讲一?(个|段)?笑话|唱一?首",
     r"(今天|明天|后天|今日|本周|这周|周末)[^。？?]{0,6}天气|天气(怎么样|如何|预报)|带伞",
     r"推荐[^。？?]{0,12}(饭馆|餐厅|美食|小吃|酒店|宾馆|电影|股票|基金|概念股)|好吃的",
     r"\b(favou?rite|movies?|jokes?|poems?|weather|recipes?)\b",

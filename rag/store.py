@@ -7,13 +7,19 @@ Layout under ``data_dir``::
     builds/<build-id>/sections.jsonl  every section's text, for display and quizzes
     builds/<build-id>/bm25/           bm25s index over jieba tokens of the chunks
     builds/<build-id>/chroma/         embedded Chroma (absent in server mode)
+    builds/<build-id>/.readers        shared-locked by every open Index (rag.locking)
     current -> builds/<build-id>      switched with an atomic rename when a build completes
     embed-cache/<embedder>.npz        vectors by text hash; unchanged text is never re-embedded
+    .write.lock, .write.lock.json     the writer lock and who holds it (rag.locking)
 
-A killed build leaves a folder without manifest.json that the next build removes; ``current``
-keeps pointing at the last complete build. Chroma gets vectors always (never raw text: it
-would try to download its own ONNX model) and is reached through llama-index's
-ChromaVectorStore. With ``chroma_host`` set, an HttpClient is used instead.
+A build runs under the data folder's writer lock, so builds never overlap. A killed build
+leaves a folder without manifest.json that the next build removes; ``current`` keeps pointing
+at the last complete build. Cleanup removes a build only when it is neither live nor in use by
+an open Index (in any process); in server mode its Chroma collections go with it, and no other
+collection is touched. An Index resolves ``current`` once and reads everything from that
+build. Chroma gets vectors always (never raw text: it would try to download its own ONNX
+model) and is reached through llama-index's ChromaVectorStore. With ``chroma_host`` set, an
+HttpClient is used instead.
 
 Not handled here: ranking and fusion (retrieval.py).
 """
@@ -24,7 +30,6 @@ import json
 import logging
 import os
 import secrets
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,6 +42,7 @@ from rag.config import PROJECT_ROOT, Settings
 from rag.corpus import Corpus, Section, load_corpus
 from rag.errors import IndexError_, IndexMismatchError, RagError
 from rag.targets import write_targets
+from rag.locking import lease, remove_unused, writer_lock
 from rag.wordseg import tokenize
 
 log = logging.getLogger(__name__)
@@ -139,13 +145,16 @@ def _section_from_row(r: dict) -> Section:
     return Section(**{**r, "parts": tuple(tuple(p) for p in r["parts"])})
 
 
-def current_manifest(settings: Settings) -> Manifest | None:
-    """The manifest of the live index, or None if there is none (or it is unreadable)."""
-    path = settings.index_dir / "manifest.json"
+def _read_manifest(build: Path) -> Manifest | None:
     try:
-        return Manifest(**json.loads(path.read_text(encoding="utf-8")))
+        return Manifest(**json.loads((build / "manifest.json").read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError):
         return None
+
+
+def current_manifest(settings: Settings) -> Manifest | None:
+    """The manifest of the live index, or None if there is none (or it is unreadable)."""
+    return _read_manifest(Path(os.path.realpath(settings.index_dir)))
 
 
 def wanted_key(settings: Settings, corpus: Corpus) -> dict:
@@ -167,13 +176,32 @@ class BuildReport:
     counts: dict
 
 
-def _cleanup(data_dir: Path, keep: set[str]) -> None:
-    builds = data_dir / "builds"
-    if not builds.exists():
-        return
-    for d in builds.iterdir():
-        if d.name not in keep:
-            shutil.rmtree(d, ignore_errors=True)
+def _prefix(build_id: str) -> str:
+    """The Chroma collection prefix of a build (its three collections add _s, _c, _h)."""
+    return f"rag_{build_id.replace('-', '_')}"
+
+
+def _cleanup(settings: Settings, keep: set[str]) -> None:
+    """Remove builds neither kept nor in use by a reader, and a killed switch's temporary link;
+    only while holding the writer lock. In server mode a removed build's collections go too."""
+    data_dir = Path(settings.data_dir)
+    for link in data_dir.glob(".current-*"):
+        link.unlink(missing_ok=True)
+
+    def drop_collections(build_id: str) -> None:
+        try:
+            client = _chroma_client(settings, None)
+        except Exception as exc:  # the server went away: the collections stay, the build is fine
+            log.warning("无法连接 Chroma 服务删除旧集合 %s（%s）", _prefix(build_id), exc)
+            return
+        for suffix in ("_s", "_c", "_h"):
+            try:
+                client.delete_collection(_prefix(build_id) + suffix)
+            except Exception:  # a collection never created or already gone is fine
+                pass
+
+    remove_unused(data_dir / "builds", keep,
+                  on_removed=drop_collections if settings.chroma_host else None)
 
 
 def new_build_id() -> str:
@@ -183,8 +211,12 @@ def new_build_id() -> str:
 
 def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = True,
                 corpus: Corpus | None = None, on_stage=None,
-                use_shipped_cache: bool = True) -> BuildReport:
+                use_shipped_cache: bool = True, on_wait=None) -> BuildReport:
     """Parse, chunk, embed and index the corpus into a new build, then switch to it.
+
+    Everything after parsing runs under the data folder's writer lock: a second writer waits
+    up to ``settings.lock_timeout`` seconds (stage ``"wait"``, and ``on_wait(message)``), then
+    decides afresh whether a build is needed (an ingest that waited for an equal build skips).
 
     Args:
         settings: where the corpus and data folder are and how to build.
@@ -194,9 +226,11 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = T
         on_stage: optional callback ``(stage_name, fraction)`` for UIs.
         use_shipped_cache: merge the verified vectors shipped in corpus/cache/ (the benchmark
             turns this off to report an honest cold ingest without them).
+        on_wait: optional callback with a one-line message when another writer holds the lock.
 
     Raises:
         CorpusError: the corpus cannot be parsed (the live index is untouched).
+        WriterBusyError: another writer kept the lock longer than ``settings.lock_timeout``.
         IndexError_: the data folder cannot be written.
     """
     timings: dict[str, float] = {}
@@ -207,6 +241,19 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = T
     corpus = corpus or load_corpus(settings.corpus_dir)
     timings["parse"] = time.perf_counter() - t0
 
+    def waiting(message: str) -> None:
+        stage("wait", 0.0)
+        (on_wait or log.warning)(message)
+
+    t = time.perf_counter()
+    with writer_lock(Path(settings.data_dir), settings.lock_timeout, on_wait=waiting):
+        timings["wait"] = time.perf_counter() - t
+        return _build_locked(settings, corpus, rebuild, progress, stage, use_shipped_cache,
+                             timings, t0)
+
+
+def _build_locked(settings: Settings, corpus: Corpus, rebuild: bool, progress: bool, stage,
+                  use_shipped_cache: bool, timings: dict, t0: float) -> BuildReport:
     old = current_manifest(settings)
     if old and not rebuild and old.build_key() == wanted_key(settings, corpus) \
             and (old.chroma_host or None) == (settings.chroma_host or None):
@@ -231,7 +278,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = T
         raise IndexError_(f"无法在数据目录 {data_dir} 中写入（{exc.strerror}）："
                           "请检查权限或设置 RAG_DATA_DIR") from None
     live = os.path.realpath(settings.index_dir) if settings.index_dir.exists() else None
-    _cleanup(data_dir, {build_id} | ({Path(live).name} if live else set()))
+    _cleanup(settings, {build_id} | ({Path(live).name} if live else set()))
 
     t = time.perf_counter()
     stage("embed", 0.1)
@@ -255,7 +302,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = T
 
     t = time.perf_counter()
     stage("chroma", 0.8)
-    prefix = f"rag_{build_id.replace('-', '_')}"
+    prefix = _prefix(build_id)
     client = _chroma_client(settings, build / "chroma")
     n_s, n_c = len(sentences), len(chunks)
     # llama-index hands Chroma up to 41665 records at once, but Chroma refuses batches above
@@ -302,14 +349,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = T
     os.symlink(Path("builds") / build_id, link_tmp)
     os.replace(link_tmp, settings.index_dir)
     stage("done", 1.0)
-    old_prefix = old.collection_prefix if old and old.chroma_host else None
-    if old_prefix and settings.chroma_host:
-        for suffix in ("_s", "_c", "_h"):
-            try:
-                client.delete_collection(old_prefix + suffix)
-            except Exception:  # an old collection already gone is fine
-                pass
-    _cleanup(data_dir, {build_id})
+    _cleanup(settings, {build_id})  # the previous build too, unless an open Index still reads it
     return BuildReport(build_id, False, embedded, len(texts) - embedded, timings, counts)
 
 
@@ -321,8 +361,8 @@ def export_shipped_cache(settings: Settings) -> Path:
     """
     from rag.embeddings import EmbeddingCache, embedder_slug, text_key
 
-    index_root = settings.index_dir
-    manifest = current_manifest(settings)
+    index_root = Path(os.path.realpath(settings.index_dir))
+    manifest = _read_manifest(index_root)
     if manifest is None:
         raise IndexError_("还没有索引：请先运行 `python -m rag ingest`")
     slug = embedder_slug(manifest.embedder)
@@ -344,12 +384,20 @@ class Index:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        # the build folder itself, not the `current` link: chromadb caches clients by path, so a
-        # path through the link would keep serving the previous build after a switch
-        root = Path(os.path.realpath(settings.index_dir))
-        if not settings.index_dir.exists():
-            raise IndexError_("还没有索引：请先运行 `python -m rag ingest`")
-        manifest = current_manifest(settings)
+        # the build folder itself, resolved once, not the `current` link: a switch between two
+        # reads must not mix builds, and chromadb caches clients by path. The lease keeps
+        # cleanup away from this build while the Index lives; a build removed between resolving
+        # and leasing means a switch happened: resolve again.
+        self._lease = None
+        for _ in range(20):
+            if not settings.index_dir.exists():
+                raise IndexError_("还没有索引：请先运行 `python -m rag ingest`")
+            root = Path(os.path.realpath(settings.index_dir))
+            self._lease = lease(root)
+            if self._lease is not None or Path(os.path.realpath(settings.index_dir)) == root:
+                break  # leased, or the live build itself lacks its manifest (reported below)
+        self.root = root
+        manifest = _read_manifest(root)
         if manifest is None:
             raise IndexError_(f"索引清单 manifest.json 缺失或损坏：{RECOVER}")
         if manifest.embedder != settings.embedder:
@@ -379,6 +427,11 @@ class Index:
             raise IndexError_(f"向量库不完整：{exc}；{RECOVER}") from None
         except Exception as exc:  # chromadb raises many types for a damaged sqlite file
             raise IndexError_(f"无法打开向量库（{type(exc).__name__}: {exc}）：{RECOVER}") from None
+
+    def close(self) -> None:
+        """Release the reader lease early (it is released anyway when the Index is collected)."""
+        if self._lease is not None:
+            self._lease.close()
 
     def section(self, doc_id: str, chapter: int, section: int) -> Section:
         return self._section_by_key[(doc_id, chapter, section)]

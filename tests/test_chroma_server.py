@@ -61,3 +61,23 @@ def test_ingest_and_search_through_chroma_server(chroma_server, tiny_corpus, tmp
     assert again.build_id != report.build_id
     assert len(after) == 3 and not (before & after)  # sentences, chunks, headings
     assert Retriever(Index(settings)).search("研发平台", k=1)[0].key == ("tiny", 2, 1)
+
+
+@pytest.mark.server
+def test_server_collections_of_an_open_index_are_kept(chroma_server, tiny_corpus, tmp_path):
+    """A rebuild never drops the collections of a build an open Index still reads."""
+    import chromadb
+
+    settings = load_settings(corpus_dir=tiny_corpus, data_dir=tmp_path / "data",
+                             chroma_host="127.0.0.1", chroma_port=chroma_server)
+    build_index(settings, progress=False)
+    held = Index(settings)
+    build_index(settings, rebuild=True, progress=False)
+    client = chromadb.HttpClient(host="127.0.0.1", port=chroma_server)
+    names = {c.name if hasattr(c, "name") else c for c in client.list_collections()}
+    assert len(names) == 6 and held.manifest.collection_prefix + "_s" in names
+    assert Retriever(held).search("高新技术企业达到多少家", k=1)[0].key == ("tiny", 2, 2)
+    held.close()
+    build_index(settings, rebuild=True, progress=False)
+    names = {c.name if hasattr(c, "name") else c for c in client.list_collections()}
+    assert len(names) == 3 and held.manifest.collection_prefix + "_s" not in names

@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from rag.chunking import CHUNKER_VERSION, chunk_corpus
 from rag.config import load_settings
 from rag.corpus import load_corpus
 from rag.errors import IndexError_, IndexMismatchError
+from rag.locking import writer_lock
 from rag.retrieval import Retriever
 from rag.store import Index, build_index, current_manifest, new_build_id
 from tests.conftest import DATA, PROJECT_ROOT, REAL_CORPUS
@@ -156,3 +158,38 @@ def test_killed_ingest_keeps_previous_index(tiny_settings, tmp_path):
     report = build_index(real, progress=False)
     assert [b.name for b in builds.iterdir()] == [report.build_id]
     assert json.loads((real.index_dir / "manifest.json").read_text())["counts"]["sections"] == 82
+
+
+def test_cleanup_spares_the_build_an_open_index_reads(tiny_settings):
+    """A rebuild removes a dead partial build and a killed switch's link, but not the build an
+    open Index (in this or any process) still reads; once released, the next build removes it."""
+    data = Path(tiny_settings.data_dir)
+    (data / "builds" / "19990101-000000-1-dead").mkdir()  # a killed build: no manifest.json
+    os.symlink("builds/none", data / ".current-19990101-000000-1-dead")
+    held = Index(tiny_settings)
+    assert held.root == Path(os.path.realpath(tiny_settings.index_dir))
+    assert held.manifest.build_id == held.root.name
+    new = build_index(tiny_settings, rebuild=True, progress=False)
+    left = {p.name for p in (data / "builds").iterdir()}
+    assert left == {held.root.name, new.build_id}
+    assert not list(data.glob(".current-*"))
+    assert Retriever(held).search("高新技术企业", k=1)[0].key == ("tiny", 2, 2)  # still serves
+    held.close()
+    newer = build_index(tiny_settings, rebuild=True, progress=False)
+    assert {p.name for p in (data / "builds").iterdir()} == {newer.build_id}
+
+
+def test_a_waiting_build_that_finds_the_index_current_skips(tiny_settings):
+    """An ingest that waited for the writer lock decides after it: the other writer already
+    built what it wanted, so it skips (the lock is then free again)."""
+    seen = []
+    with writer_lock(Path(tiny_settings.data_dir), 0):
+        t = threading.Thread(target=lambda: seen.append(
+            build_index(tiny_settings, progress=False, on_wait=seen.append)))
+        t.start()
+        deadline = time.time() + 60
+        while not seen and time.time() < deadline:
+            time.sleep(0.05)
+    t.join(timeout=120)
+    assert seen[0].startswith("另一个索引构建正在进行，等待中…（pid ")
+    assert seen[1].skipped and seen[1].timings["wait"] > 0

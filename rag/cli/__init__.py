@@ -79,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--rebuild", action="store_true", help="即使语料和设置未变也重建")
     sp.add_argument("--if-missing", action="store_true", help="已有索引时什么也不做")
     sp.add_argument("--quiet", action="store_true", help="不显示进度条")
+    sp.add_argument("--no-wait", action="store_true",
+                    help="另一个构建正在进行时不等待，直接退出（退出码 1，并说明谁持有锁）")
+    sp.add_argument("--lock-timeout", type=float, default=None, metavar="SECONDS",
+                    help="等待另一个构建的最长秒数（默认 1800，RAG_LOCK_TIMEOUT）")
     sp.add_argument("--export-cache", action="store_true",
                     help="维护者用：把当前索引的向量导出为随语料发布的嵌入缓存 corpus/cache/")
     sp.set_defaults(func=cmd_ingest)

@@ -11,6 +11,7 @@ from rag.answering import Answer, Pipeline
 from rag.cli.batchio import print_json, read_batch
 from rag.config import Settings
 from rag.errors import RetrievalError
+from rag.refusal import pick_threshold
 
 
 def calibrate(pipeline: Pipeline, dataset, max_false: float = 0.03, folds: int = 5) -> dict:

@@ -20,14 +20,21 @@ def run_ingest(args, settings) -> int:
     if args.if_missing and current_manifest(settings) is not None:
         print("索引已存在，跳过（用 --rebuild 强制重建）", file=sys.stderr)
         return 0
-    report = build_index(settings, rebuild=args.rebuild, progress=not args.quiet)
+    if args.no_wait or args.lock_timeout is not None:
+        timeout = 0.0 if args.no_wait else args.lock_timeout
+        if timeout < 0:
+            raise RagError("--lock-timeout 须为非负秒数")
+        settings = settings.model_copy(update={"lock_timeout": timeout})
+    report = build_index(settings, rebuild=args.rebuild, progress=not args.quiet,
+                         on_wait=lambda message: print(message, file=sys.stderr, flush=True))
     if report.skipped:
         print("语料与设置未变，索引已是最新（用 --rebuild 强制重建）", file=sys.stderr)
     else:
         t = report.timings
+        wait = f"，等待另一构建 {t['wait']:.1f}s" if t.get("wait", 0) >= 0.1 else ""
         print(f"索引已构建：{report.counts}；新嵌入 {report.embedded} 条，缓存命中 {report.cached} 条；"
               f"耗时 {t['total']:.1f}s（解析 {t['parse']:.2f}s，切分 {t['chunk']:.2f}s，"
-              f"嵌入 {t['embed']:.1f}s，Chroma {t['chroma']:.1f}s，BM25 {t['bm25']:.2f}s）",
+              f"嵌入 {t['embed']:.1f}s，Chroma {t['chroma']:.1f}s，BM25 {t['bm25']:.2f}s{wait}）",
               file=sys.stderr)
     return 0
 

@@ -12,14 +12,15 @@ import threading
 
 from rag.config import Settings  # sets GRADIO_ANALYTICS_ENABLED=False before gradio is imported
 from rag.errors import RagError
+from rag.locking import WAITING
 from rag.ui.render import index_status_html, warning_html
 
 import gradio as gr  # noqa: E402  (after rag.config so the analytics switch is honoured)
 
 log = logging.getLogger("rag.app")
 
-STAGES = {"parse": "解析规划原文", "chunk": "切分句子与段落", "embed": "计算向量",
-          "chroma": "写入向量库", "bm25": "建立关键词索引", "done": "索引完成",
+STAGES = {"wait": WAITING, "parse": "解析规划原文", "chunk": "切分句子与段落",
+          "embed": "计算向量", "chroma": "写入向量库", "bm25": "建立关键词索引", "done": "索引完成",
           "load": "加载检索与回答模型", "warmup": "预热"}
 
 
@@ -58,7 +59,10 @@ class Backend:
         try:
             if current_manifest(self.settings) is None:
                 log.info("no index in %s: building it", self.settings.data_dir)
-                build_index(self.settings, progress=False, on_stage=self._on_stage)
+                # takes the writer lock: waits (stage "wait") while e.g. `make run`'s ingest builds,
+                # then skips if that build is the one it wanted
+                build_index(self.settings, progress=False, on_stage=self._on_stage,
+                            on_wait=log.info)
             self._on_stage("load", 0.96)
             from rag.answering import Pipeline
 
@@ -80,6 +84,8 @@ class Backend:
 
     def status(self) -> str:
         """One Markdown line: build progress, the error, or what is loaded."""
+        if not self.ready and self.stage == "wait":
+            return f"【准备中】{WAITING}完成后即可提问。"
         if not self.ready:
             what = "正在加载" if self.stage in ("load", "warmup") else "首次启动，正在建立索引"
             return (f"【准备中】{what}：{STAGES.get(self.stage, self.stage)}"

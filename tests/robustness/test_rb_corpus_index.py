@@ -16,7 +16,7 @@ import pytest
 
 from rag.cli import main as cli_main
 from rag.config import load_settings
-from rag.errors import CorpusError, IndexError_, IndexMismatchError, RagError
+from rag.errors import CorpusError, IndexError_, IndexMismatchError
 from rag.retrieval import Retriever
 from rag.store import Index, build_index
 from tests.conftest import DATA

@@ -22,7 +22,7 @@ from rag.config import PROJECT_ROOT
 from rag.errors import RagError
 from rag.retrieval import clean_question
 from tests.robustness import tally
-from tests.robustness.inputs import LONG_CHARS, bad_inputs, sample
+from tests.robustness.inputs import LONG_CHARS, sample
 
 SECTION = "questions"
 MAX = 500  # Settings.max_question_chars default

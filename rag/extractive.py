@@ -1,0 +1,270 @@
+"""The extractive answerer: a direct-answer line and verbatim quotes, no LLM needed.
+
+From a prepared :class:`rag.answering.Query` it picks sentences (the best in-scope one, near-best
+ones from at most two sections; for a broad question the best of up to four sections; for a
+"more" follow-up the focused sections' points not yet shown), quotes them with ``[n]``
+(rag.citations.cite), and opens the answer with the direct-answer line (rag.direct; for a 多少
+question that matches a row of 规划目标一览, that row's value). A multi-part question is
+answered part by part. Nothing is invented: every piece of the line is asserted to stand in a
+cited quote.
+
+Not handled here: retrieval, scoring, the refusal rule (rag.answering.prepare, rag.refusal).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Iterator
+
+from rag import refusal as refusal_rule
+from rag.answering import Answer, Answerer, Query, _join
+from rag.citations import Citation, cite
+from rag.direct import (BROAD, MAX_POINT, OTHER, VALUE, DirectAnswer, Piece, fits_kind,
+                        question_kind, split_parts, verbatim)
+from rag.evidence import Scored, is_announcement, periods
+from rag.target_match import match_targets, time_text, value_text
+from rag.targets import targets_of
+
+MORE_POINTS = 5  # points given for 具体有哪些措施 / 这一节还说了什么
+PART_ABSENT = "规划原文中未找到这一问的内容。"
+MARKER_RE = re.compile(r"\[(\d+)\]")
+
+
+class ExtractiveAnswerer(Answerer):
+    """Quotes the best sentences of the retrieved sections; invents nothing."""
+
+    name = "extractive"
+    _targets = None  # the plan's target rows, loaded on first use
+
+    @property
+    def display_name(self) -> str:
+        return "抽取式"
+
+    def _stream(self, query: Query) -> Iterator[str | Answer]:
+        parts = split_parts(query.standalone) if not query.out_of_scope else []
+        answer = self.compose_parts(query, parts) if len(parts) > 1 else self.compose(query)
+        yield answer.text
+        yield answer
+
+    def compose_parts(self, query: Query, parts: list[str]) -> Answer:
+        """A multi-part question: each part answered on its own, with its own citations; a
+        part the plan does not state is said to be absent for that part alone."""
+        first_topic = "".join(refusal_rule.topic_words(parts[0])[:3])
+        answers = []
+        for part in parts:
+            if not refusal_rule.topic_words(part):  # 「“十四五”末要达到多少」 asks about part 1's topic
+                part = f"{first_topic}{part}"
+            answers.append((part, self.compose(self.prepare(part, chapter=query.chapter))))
+        if all(a.refused for _, a in answers):
+            return self.refusal(query)
+        citations: list[Citation] = []
+        directs, quotes = [], []
+        for i, (part, a) in enumerate(answers, start=1):
+            if a.refused:
+                directs.append(f"（{i}）{part}：{PART_ABSENT}")
+                continue
+            shift = len(citations)
+            moved = [replace(c, n=c.n + shift) for c in a.citations]
+            citations += moved
+            line = MARKER_RE.sub(lambda m: f"[{int(m.group(1)) + shift}]", a.direct or "")
+            directs.append(f"（{i}）{part}：{line}")
+            quotes += [_with_marker(c.quote, c.n) for c in moved]
+        lines = directs + ["", "根据规划原文："] + quotes + ["", "来源："]
+        lines += [f"[{c.n}] 「{c.label}」" for c in citations]
+        return Answer(query.question, query.standalone, "\n".join(lines), False, self.name,
+                      tuple(citations), query.hits, query.notice, 0, query.support,
+                      query.timings, direct="\n".join(directs))
+
+    @staticmethod
+    def candidates(query: Query) -> list[Scored]:
+        """The scored sentences minus announcing ones (…要努力实现以下主要目标:), which say
+        nothing on their own: the sentences they introduce compete on their own scores."""
+        return [x for x in query.scored if not is_announcement(x.unit.text)]
+
+    def select(self, query: Query, kind: str = OTHER) -> list[Scored]:
+        """1–4 sentences: the best one, plus near-best ones from at most two sections (a
+        broad question: the best sentence of each of up to four close sections)."""
+        scored = self.candidates(query)
+        if not scored:
+            return []
+        s = self.settings
+        # the best in-scope sentence is cited first; the in-scope sentence within a small margin
+        # that names the question's topic words best (if another) joins as the second, and the
+        # direct-answer line is cut from it (on dev, letting it lead cost first-cited accuracy)
+        typed = [x for x in scored[:s.scope_top] if x.in_scope]
+        best = typed[0] if typed else scored[0]
+        topic = refusal_rule.topic_words(query.standalone)
+        close = [x for x in typed if x.score >= best.score - s.answer_topic_margin]
+        topical = max(close, key=lambda x: (self._cover(topic, x), fits_kind(kind, x.unit.text),
+                                            x.score), default=best)
+        if kind == BROAD:
+            return self._broad(scored, best)
+        picked = [best]
+        if topical is not best and (self._cover(topic, topical), fits_kind(kind, topical.unit.text)) \
+                > (self._cover(topic, best), fits_kind(kind, best.unit.text)):
+            picked.append(topical)
+        sections = list(dict.fromkeys(x.hit.key for x in picked))
+        seen = {" ".join(x.unit.text.split()) for x in picked}  # the notice header repeats lines
+        for x in scored:
+            if len(picked) >= s.answer_max_sentences:
+                break
+            if x in picked or x.score < best.score - s.answer_near_best:
+                continue
+            text = " ".join(x.unit.text.split())
+            if text in seen:
+                continue
+            seen.add(text)
+            if x.hit.key not in sections:
+                if len(sections) >= s.answer_max_sections \
+                        or x.score < best.score - s.answer_near_best_other:
+                    continue
+                sections.append(x.hit.key)
+            picked.append(x)
+        return picked
+
+    def more_points(self, query: Query) -> list[Scored]:
+        """A "more" follow-up (具体有哪些措施/这一节还说了什么): the focused sections' statements
+        that the previous answer did not quote, in the order they stand, up to five."""
+        shown = "".join(query.shown.split())
+        by_id = {x.unit.id: x for x in query.scored}
+        out = []
+        for hit in query.hits:
+            fresh = [u for u in self.scorer.sentences.get(hit.key, [])
+                     if "".join(u.text.split()) not in shown and not is_announcement(u.text)
+                     and len(u.text.strip()) > 8]
+            out += [by_id.get(u.id) or Scored(u, hit, 0.0, 0.0, 0.0) for u in fresh]
+        per = max(1, MORE_POINTS // max(1, len(query.hits)))
+        picked, count = [], {}
+        for x in out:
+            if count.get(x.hit.key, 0) < per and len(picked) < MORE_POINTS:
+                picked.append(x)
+                count[x.hit.key] = count.get(x.hit.key, 0) + 1
+        return picked
+
+    def _cover(self, topic: list[str], x: Scored) -> float:
+        """Share of the topic words a sentence names, in quarters (small differences are noise)."""
+        text = self.scorer.with_context(x.unit)
+        return round(self.scorer.text_coverage(topic, text) * 4) / 4 if topic else 0.0
+
+    def _broad(self, scored: list[Scored], best: Scored) -> list[Scored]:
+        """The best sentence of each section scoring close to the best one, up to four."""
+        s = self.settings
+        picked, sections = [best], {best.hit.key}
+        for x in scored:
+            if len(sections) >= s.answer_broad_sections:
+                break
+            if x.hit.key in sections or x.score < best.score - s.answer_broad_margin:
+                continue
+            sections.add(x.hit.key)
+            picked.append(x)
+        return picked
+
+    def compose(self, query: Query, notice: str | None = None) -> Answer:
+        """The extractive answer (or refusal) for a prepared query: the direct-answer line,
+        then the quoted sentences with [n], then the numbered sources."""
+        if query.refused:
+            return self.refusal(query, notice)
+        kind = BROAD if query.more else question_kind(query.standalone)
+        picked = self.more_points(query) if query.more else self.select(query, kind)
+        if not picked:
+            return self.refusal(query, notice)
+        order = []  # section keys in order of first pick (the best section first)
+        for x in picked:
+            if x.hit.key not in order:
+                order.append(x.hit.key)
+        citations: list[Citation] = []
+        number: dict[str, int] = {}  # sentence id -> the citation that quotes it
+        quotes = []
+        for key in order:
+            section = self.retriever.index.section(*key)
+            units = sorted((x.unit for x in picked if x.hit.key == key), key=lambda u: u.ordinal)
+            runs: list[list] = []  # adjacent sentences are quoted together as one source
+            for u in units:
+                if runs and u.ordinal == runs[-1][-1].ordinal + 1:
+                    runs[-1].append(u)
+                else:
+                    runs.append([u])
+            for run in runs:
+                citations.append(cite(len(citations) + 1, section, run[0], run[-1]))
+                number.update({u.id: citations[-1].n for u in run})
+                quotes.append(_with_marker(citations[-1].quote, citations[-1].n))
+        direct = None
+        if kind == VALUE:  # a row of 规划目标一览 that the question asks about gives the value
+            direct = self.target_line(query, citations, quotes)
+        direct = direct or self.direct_line(query.standalone, kind, picked, number, citations)
+        lines = ([direct, ""] if direct else []) + ["根据规划原文："] + quotes
+        lines.append("")
+        lines.append("来源：")
+        lines += [f"[{c.n}] 「{c.label}」" for c in citations]
+        return Answer(query.question, query.standalone, "\n".join(lines), False, self.name,
+                      tuple(citations), query.hits, _join(query.notice, notice), 0,
+                      query.support, query.timings, direct=direct)
+
+    def target_line(self, query: Query, citations: list[Citation], quotes: list[str]) -> str | None:
+        """The direct answer from the plan's target rows (rag.targets) matching a 多少/目标
+        question: each row's 指标, value, unit and time frame, cited to its sentence. Only rows
+        from a retrieved section and of the asked time frame count; a row's sentence not yet
+        quoted is added as a source."""
+        if self._targets is None:
+            self._targets = targets_of(self.retriever.index)
+        retrieved = {h.key for h in query.hits}
+        rows = [t for t in match_targets(self._targets, query.standalone, limit=4)
+                if t.ref.key in retrieved]
+        asked = periods(query.standalone)
+        rows = [t for t in rows if not asked or not periods(t.时间) or asked & periods(t.时间)][:2]
+        if not rows:
+            return None
+        parts = []
+        for t in rows:
+            c = next((c for c in citations if c.key == t.ref.key and c.span[0] <= t.span[0]
+                      and t.span[1] <= c.span[1]), None)
+            if c is None:
+                section = self.retriever.index.section(*t.ref.key)
+                quote, span = section.slice(*t.span).strip(), t.span
+                c = Citation(len(citations) + 1, section.ref, quote, span)
+                citations.append(c)
+                quotes.append(_with_marker(c.quote, c.n))
+            assert t.指标 in c.quote and t.数值 in c.quote, (t, c.quote)
+            parts.append(f"{t.指标}：{value_text(t)}（{time_text(t)}）[{c.n}]")
+        return "；".join(parts) + "。"
+
+    def direct_line(self, question: str, kind: str, picked: list[Scored],
+                    number: dict[str, int], citations: list[Citation]) -> str | None:
+        """The direct-answer line (rag.direct), each piece checked to be verbatim plan text."""
+        maker = DirectAnswer(self.scorer.idf)
+        if kind == BROAD:
+            pieces = [Piece(_short(maker.cut(question, OTHER, x.unit.text)), number[x.unit.id])
+                      for x in picked]
+        else:
+            pieces = []
+            topic = refusal_rule.topic_words(question)
+            lead = max(picked[:2], key=lambda x: (self._cover(topic, x),  # the topical one
+                                                  fits_kind(kind, x.unit.text)))
+            for x in [lead] + [y for y in picked if y is not lead]:
+                text = maker.cut(question, kind, x.unit.text)
+                if text:
+                    pieces = [Piece(text, number[x.unit.id])]
+                    break
+            if not pieces:  # no sentence holds the asked value: the best one says what there is
+                x = picked[0]
+                pieces = [Piece(maker.cut(question, OTHER, x.unit.text), number[x.unit.id])]
+        quotes = {c.n: c.quote for c in citations}
+        for p in pieces:
+            assert verbatim(p.text, quotes[p.n]), (p.text, quotes[p.n])
+        return maker.line(question, pieces)
+
+
+def _short(text: str) -> str:
+    """A broad point cut at the last clause end within MAX_POINT characters."""
+    if len(text) <= MAX_POINT:
+        return text
+    cut = max(text.rfind(ch, 0, MAX_POINT) for ch in "，,；;")
+    return text[:cut] if cut > 10 else text[:MAX_POINT]
+
+
+def _with_marker(quote: str, n: int) -> str:
+    """A quoted sentence with its marker before the closing punctuation."""
+    flat = " ".join(quote.split())
+    m = re.search(r"[。！？；!?;]+$", flat)
+    return (flat[:m.start()] + f"[{n}]" + flat[m.start():]) if m else f"{flat}[{n}]"
