@@ -113,6 +113,8 @@ class Settings(BaseSettings):
     app_port: int = 7860
     app_password: str | None = None
     log_questions: bool = False
+    # feedback store (rag.feedback): SQLAlchemy URL; unset = sqlite:///<data_dir>/feedback.sqlite3
+    db_url: str | None = None
 
     @field_validator("mode")
     @classmethod

@@ -45,3 +45,7 @@ class RetrievalError(RagError):
 
 class GenerationError(RagError):
     """An answerer (LLM endpoint, llama.cpp) failed to produce an answer."""
+
+
+class FeedbackError(RagError):
+    """Feedback cannot be stored or read (database unreachable, bad verdict or date)."""

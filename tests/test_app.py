@@ -38,24 +38,123 @@ def run_chat(app, question, chapter="all", session=None):
     return display, session, frames
 
 
+def like(app, session, index, liked):
+    return app.rate(session, gr.LikeData(None, {"index": index, "value": "", "liked": liked}))
+
+
 # ------------------------------------------------------------------ chat
 
 
-def test_chat_answers_with_cited_highlighted_source(built):
+def test_chat_answers_with_sources_once_clickable_and_followups(built):
     _, app = built
     display, session, frames = run_chat(app, Q_FIRMS)
     assert len(frames) >= 2  # the user message is shown before the answer arrives
     assert display[0] == {"role": "user", "content": Q_FIRMS}
     answer = display[-1]["content"]
     assert "5000" in answer
-    assert "<details><summary>" in answer and "第二章 第三节 培育一流创新主体" in answer
-    # the quoted sentence is highlighted inside the expandable section text
-    marked = answer.split("<mark>", 1)[1].split("</mark>", 1)[0]
-    assert "5000" in marked
-    assert "\n\n" not in answer.split("<div class='sources'>", 1)[1]  # one HTML block in Markdown
+    # sources once: no plain 来源 list in the text, one entry per cited section
+    assert answer.count("「第二章 第三节 培育一流创新主体」") == 1 and "来源：" not in answer
+    assert "href='#cite=1'" in answer and "class='src n1'" in answer  # [1] links to its entry
+    # the quote highlighted in a few lines of context, not the whole section
+    context = answer.split("<div class='src-context'>", 1)[1].split("</div>", 1)[0]
+    assert "5000" in context.split("<mark>", 1)[1].split("</mark>", 1)[0]
+    assert len(context) < 400
+    assert "#goto=shanxi-14th-fyp|2|3|" in answer and "在规划中查看" in answer
+    # two or three follow-ups from the cited section's other points, none repeating the question
+    asks = [a.split("'>", 1)[1].split("</a>")[0] for a in answer.split("<a class='ask' ")[1:]]
+    assert 2 <= len(asks) <= 3 and Q_FIRMS not in asks
+    sec = app.backend.index.section("shanxi-14th-fyp", 2, 3)
+    assert all(a.removesuffix("有哪些举措？") in sec.text or any(
+        a.removesuffix("有哪些举措？") == s.section_title for s in app.backend.index.sections)
+        for a in asks)
+    assert "\n\n" not in answer  # one HTML block in Markdown
     assert [m["role"] for m in session["history"]] == ["user", "assistant"]
     assert session["history"][0]["content"] == Q_FIRMS
-    assert "<details>" not in session["history"][1]["content"]  # the pipeline gets plain text
+    assert "<div" not in session["history"][1]["content"]  # the pipeline gets plain text
+    turn = session["turns"][0]
+    assert turn["msg"] == 1 and turn["question"] == Q_FIRMS and turn["build_id"]
+    assert turn["citations"][0]["label"] == "第二章 第三节 培育一流创新主体"
+
+
+def test_direct_line_is_shown_first_and_styled_apart(built):
+    from dataclasses import fields
+    from types import SimpleNamespace
+
+    from rag.ui.answer_view import render_answer
+
+    _, app = built
+    answer = app.backend.pipeline.ask(Q_FIRMS)
+    # the same answer with a direct-answer line (Answer.direct where the answerer sets one)
+    with_direct = SimpleNamespace(**{**{f.name: getattr(answer, f.name) for f in fields(answer)},
+                                     "direct": "高新技术企业达到5000家[1]"})
+    html = render_answer(with_direct, app.backend.index)
+    assert html.index("class='direct'") < html.index("class='body'")
+    assert "<div class='direct'>高新技术企业达到5000家<a class='cite' href='#cite=1'>" in html
+    plain = render_answer(answer, app.backend.index)
+    assert ("class='direct'" in plain) == bool(getattr(answer, "direct", None))
+    if getattr(answer, "direct", None):  # shown once, apart: not repeated at the top of the body
+        body = plain.split("<div class='body'>", 1)[1].split("</div>", 1)[0]
+        assert not body.startswith(answer.direct.split("[")[0])
+
+
+def test_empty_question_is_a_hint_not_an_error(built):
+    _, app = built
+    frames = list(app.chat("   ", "all", None))
+    assert len(frames) == 1
+    display, session, box = frames[0]
+    assert display == [] and "请先输入问题" in box["placeholder"]
+
+
+def test_feedback_on_an_answer_is_stored_with_its_record(built):
+    from rag.feedback import FeedbackStore
+
+    _, app = built
+    display, session, _ = run_chat(app, Q_FIRMS)
+    before = FeedbackStore(app.settings).stats()["down"]
+    row, shown, _ = like(app, session, 1, False)
+    assert row and shown["visible"] is True
+    app.comment(row, "数字对，但想看原文出处")
+    stored = FeedbackStore(app.settings).rows()[-1]
+    assert stored["verdict"] == "down" and stored["question"] == Q_FIRMS
+    assert stored["comment"] == "数字对，但想看原文出处" and "5000" in stored["answer"]
+    assert stored["build_id"] == app.backend.index.manifest.build_id
+    assert FeedbackStore(app.settings).stats()["down"] == before + 1
+    assert like(app, session, 0, True)[0] is None  # a user message is not an answer: nothing stored
+
+
+def test_conversation_exports_markdown_and_docx(built):
+    from docx import Document
+
+    _, app = built
+    _, session, _ = run_chat(app, Q_FIRMS)
+    _, session, _ = run_chat(app, "汾河治理有哪些工程？", session=session)
+    md, docx = app.export_chat(session)
+    text = open(md, encoding="utf-8").read()
+    doc = Document(docx)
+    body = "\n".join([p.text for p in doc.paragraphs]
+                     + [c.text for t in doc.tables for r in t.rows for c in r.cells])
+    assert round(doc.sections[0].page_width.mm) == 210 and round(doc.sections[0].page_height.mm) == 297
+    for turn in session["turns"]:
+        for out in (text, body):
+            assert turn["question"] in out
+            assert all(line.strip() in out for line in turn["answer"].splitlines() if line.strip())
+            for c in turn["citations"]:
+                assert c["label"] in out and " ".join(c["quote"].split()) in out
+    with pytest.raises(gr.Error):
+        app.export_chat({"history": [], "display": [], "turns": []})
+
+
+def test_restore_and_goto_open_the_cited_sentence(built):
+    _, app = built
+    display, session, _ = run_chat(app, Q_FIRMS)
+    assert app.restore(session) == (display, session) and app.restore(None)[0] == []
+    c = session["turns"][0]["citations"][0]
+    tabs, chapter, section, page = app.goto(f"{c['doc_id']}|{c['chapter']}|{c['section']}|"
+                                            f"{c['span'][0]}|{c['span'][1]}")
+    assert chapter["value"] == "2" and section["value"] == "2.3"
+    assert page.split("<mark>", 1)[1].split("</mark>", 1)[0] == c["quote"]
+    with pytest.raises(gr.Error):
+        app.goto("nonsense")
 
 
 def test_follow_up_uses_this_sessions_history_only(built):
@@ -82,7 +181,8 @@ def test_out_of_scope_question_is_refused_with_related_sections(built):
     display, _, _ = run_chat(app, "2022年世界杯冠军是哪支球队？")
     answer = display[-1]["content"]
     assert REFUSAL in answer
-    assert "可能相关" in answer and "<details>" in answer
+    assert "可能相关" in answer and "#goto=" in answer
+    assert "class='followups'" not in answer  # no follow-ups from sections nobody cited
 
 
 def test_chapter_filter_limits_citations(built):
@@ -96,11 +196,9 @@ def test_chapter_filter_limits_citations(built):
         parse_chapter("第几章")
 
 
-def test_empty_question_is_a_friendly_error(built):
+def test_empty_api_question_is_a_friendly_error(built):
     _, app = built
-    with pytest.raises(gr.Error):
-        list(app.chat("   ", "all", None))
-    with pytest.raises(gr.Error):
+    with pytest.raises(gr.Error, match="请输入问题"):
         app.ask("")
 
 
@@ -137,10 +235,17 @@ def test_startup_fills_pickers_and_browse_shows_section(built):
     filt = last[1]["choices"]
     assert filt[0] == ("全部章节", "all")
     assert any(label.startswith("第二章") for label, _ in filt)
+    assert last[2]["value"] == "toc" and "<h3>目录</h3>" in last[5]  # opens on the contents
+    assert "#goto=shanxi-14th-fyp|2|3||" in last[5] and "第三节 培育一流创新主体" in last[5]
     sections, text = app.browse_chapter("2")
     assert ("第二章 第三节 培育一流创新主体", "2.3") in sections["choices"]
     page = app.browse_section("2.3")
     assert "培育一流创新主体" in page and "5000" in page
+    # the notice's metadata once, as a small header, not the web page's block twice
+    preamble = app.browse_section("0.0")
+    header = preamble.split("<div class='doc-header'>", 1)[1].split("</div>", 1)[0]
+    assert "晋政发〔2021〕7号" in header and "山西省人民政府" in header
+    assert "发文机关" not in preamble and "主题分类" not in preamble and "中国政府网" not in preamble
 
 
 def test_quiz_preview_downloads_and_practice(built):

@@ -1,4 +1,4 @@
-"""Command line: ``python -m rag {ingest,search,ask,eval,quiz,bench}``.
+"""Command line: ``python -m rag {ingest,search,ask,eval,quiz,bench,feedback}``.
 
 This package holds the parser (here) and one module per command family (index, ask, …);
 each parses nothing itself, calls the stage modules and prints. Every RagError
@@ -43,6 +43,12 @@ def cmd_eval(args, settings) -> int:
 
 def cmd_quiz(args, settings) -> int:
     from rag.cli.quiz import run_cli
+
+    return run_cli(args, settings)
+
+
+def cmd_feedback(args, settings) -> int:
+    from rag.cli.feedback import run_cli
 
     return run_cli(args, settings)
 
@@ -165,6 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--score", action="store_true", help="按金标 eval/targets_gold.jsonl 给抽取打分")
     sp.add_argument("--gold", metavar="FILE.jsonl", help="--score 用的金标文件")
     sp.set_defaults(func=cmd_targets)
+
+    sp = sub.add_parser("feedback", help="用户反馈：导出为评测数据格式（供评测人员审核）或统计")
+    sp.add_argument("action", choices=["export", "stats"], help="export 导出 JSONL；stats 统计")
+    sp.add_argument("--out", metavar="FILE.jsonl", help="export 的输出文件")
+    sp.add_argument("--since", metavar="YYYY-MM-DD", help="只导出该日（UTC）及以后的反馈")
+    sp.set_defaults(func=cmd_feedback)
     return p
 
 

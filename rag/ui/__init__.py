@@ -2,7 +2,9 @@
 build and practise quizzes.
 
 Modules: backend (the pipeline, loaded or built in a thread), handlers (App: one method per
-event), layout (build_app: the gr.Blocks), render (all HTML and CSS), serve (bind rule, launch).
+event), layout (build_app: the gr.Blocks and its tabs), answer_view (the answer card), suggest
+(follow-up questions), export (a conversation as Markdown/docx), render (page and quiz HTML),
+style (CSS and the page script), serve (bind rule, launch). Feedback storage: rag.feedback.
 Not handled here: ranking, prompts, follow-up rewriting, quiz generation and grading (rag.*),
 and command-line arguments (app.py).
 """

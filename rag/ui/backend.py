@@ -24,6 +24,11 @@ STAGES = {"wait": WAITING, "parse": "解析规划原文", "chunk": "切分句子
           "load": "加载检索与回答模型", "warmup": "预热"}
 
 
+def user_error(message: str) -> gr.Error:
+    """A message for the user in a toast titled 提示 (Gradio's default title is English)."""
+    return gr.Error(message, title="提示", print_exception=False)
+
+
 class Backend:
     """The process-wide, read-only pipeline; builds the index on first start, in a thread."""
 
@@ -97,7 +102,7 @@ class Backend:
         """The loaded pipeline; raises gr.Error while building failed or took too long."""
         self.start()
         if not self._ready.wait(timeout):
-            raise gr.Error("索引仍在构建中，请稍后再试。")
+            raise user_error("索引仍在构建中，请稍后再试。")
         if self.error:
-            raise gr.Error(self.error)
+            raise user_error(self.error)
         return self.pipeline

@@ -1,5 +1,6 @@
-"""HTML for the app: answers with their sources panel, section text with highlighted quotes,
-the browse page, the status line, quiz previews and practice results, and the CSS they use.
+"""HTML for the app: section text with highlighted quotes, the browse page (table of contents,
+a section with the notice's metadata once as a small header), the status line, quiz previews
+and practice results. Answer cards are in rag.ui.answer_view, the CSS in rag.ui.style.
 
 Everything taken from the corpus or typed by a user is HTML-escaped here. The output is one
 block per answer without blank lines, because the chat renders Markdown and a blank line would
@@ -12,23 +13,12 @@ content (rag.answering, rag.quiz).
 from __future__ import annotations
 
 import html
+import re
 
-from rag.corpus import Section
+from rag.corpus import Section, chapter_label, int_to_cn
 from rag.quiz import TYPE_NAMES, answer_text
 
 
-CSS = """.gradio-container {max-width: 1200px !important; margin: auto;} #app-title h1 {margin-bottom: 0;}
-#app-title p {color: var(--body-text-color-subdued); margin-top: 2px;} .sources details {margin: .25em 0;}
-.sources {margin-top: .6em; border-top: 1px solid var(--border-color-primary); padding-top: .4em; font-size: .93em;}
-.sources summary {cursor: pointer; font-weight: 600;}
-.section-text {max-height: 22em; overflow-y: auto; padding: .5em .8em; margin-top: .3em; line-height: 1.7;
-  background: var(--background-fill-secondary); border-left: 3px solid var(--color-accent);
-  border-radius: 4px; white-space: normal;}
-.section-text mark {background: #fde68a; color: #111; padding: 0 1px; border-radius: 2px;}
-.notice {color: #b45309;} .answerer-line {font-size: .9em; color: var(--body-text-color-subdued);}
-.quiz-item {margin: .8em 0; padding: .6em .9em; border: 1px solid var(--border-color-primary); border-radius: 8px;}
-.quiz-ok {color: #15803d; font-weight: 600;} .quiz-bad {color: #b91c1c; font-weight: 600;}
-"""
 QUIZ_PLACEHOLDER = "<p>选择范围与题型后点击“生成题目”。</p>"
 
 
@@ -37,14 +27,16 @@ def esc(text) -> str:
     return html.escape(str(text), quote=True)
 
 
-def section_html(section: Section, marks: list[tuple[tuple[int, int], str]] = ()) -> str:
-    """The section text, escaped, with each (source span, quote) highlighted in <mark>."""
+def section_html(section: Section, marks: list[tuple[tuple[int, int], str]] = (),
+                 skip_lines: int = 0) -> str:
+    """The section text, escaped, with each (source span, quote) highlighted in <mark>;
+    the first ``skip_lines`` non-empty lines left out (the notice's metadata block)."""
     text = section.text
     ranges = []
     for span, quote in marks:
         a = section.text_offset(span[0]) if span else None
         b = a + (span[1] - span[0]) if a is not None else None
-        if a is None or text[a:b] != quote:  # spans are the contract; fall back to the quote
+        if a is None or (quote and text[a:b] != quote):  # spans are the contract; else the quote
             a = text.find(quote) if quote else -1
             b = a + len(quote)
         if a >= 0 and b > a:
@@ -60,7 +52,20 @@ def section_html(section: Section, marks: list[tuple[tuple[int, int], str]] = ()
     out.append(esc(text[pos:]))
     body = "".join(out).strip()
     # one line, no blank lines: the chat renders Markdown, where a blank line ends an HTML block
-    return "<br>".join(line for line in body.splitlines() if line.strip())
+    lines = [line for line in body.splitlines() if line.strip()]
+    return "<br>".join(lines[skip_lines:])
+
+
+_META = re.compile(r"^[^:：。,，]{1,12}[:：]")  # 「发文机关: 山西省人民政府」 lines of a web page copy
+
+
+def metadata_lines(section: Section, look: int = 24) -> int:
+    """How many leading non-empty lines of the preamble are the web page's metadata block."""
+    if section.chapter != 0:
+        return 0
+    lines = [line for line in section.text.splitlines() if line.strip()][:look]
+    last = max((i for i, line in enumerate(lines) if _META.match(line.strip())), default=-1)
+    return last + 1
 
 
 def warning_html(message: str) -> str:
@@ -79,67 +84,43 @@ def index_status_html(answerer: str, manifest) -> str:
             f" · 索引 {manifest.counts.get('sections', '?')} 节 · 构建于 {esc(manifest.created)}</span>")
 
 
-def section_page_html(section: Section) -> str:
-    """The browse tab's page: heading path, citation label, source line and full text."""
+def doc_header_html(doc: dict) -> str:
+    """The notice's metadata once, small: title, issuer, number and date."""
+    parts = [doc.get(k) for k in ("issuer", "number", "date_published") if doc.get(k)]
+    return (f"<div class='doc-header'>《{esc(doc.get('title', ''))}》<br>"
+            f"{esc(' · '.join(parts))}</div>")
+
+
+def section_page_html(section: Section, marks=(), doc: dict | None = None) -> str:
+    """The browse tab's page: heading path, citation label, source line and full text
+    (quotes in ``marks`` highlighted); the preamble shows the notice's metadata as a header."""
     heading = esc(section.heading_path).replace(" &gt; ", " › ")
-    return (f"<h3>{heading}</h3><p class='answerer-line'>引用格式：「{esc(section.label)}」"
-            f"（原文第 {section.line} 行）</p><div class='section-text' style='max-height:none'>"
-            f"{section_html(section)}</div>")
+    header = doc_header_html(doc) if doc and section.chapter == 0 else ""
+    return (f"<h3>{heading}</h3>{header}<p class='meta-line'>引用格式：「{esc(section.label)}」"
+            f"（原文第 {section.line} 行）</p><div class='section-text'>"
+            f"{section_html(section, marks, metadata_lines(section))}</div>")
+
+
+def toc_html(sections: list[Section], href) -> str:
+    """The table of contents: each chapter and section a link (``href(section)``)."""
+    out, chapter = ["<div class='toc'><h3>目录</h3>"], None
+    for s in sections:
+        link = f"<a class='goto' href='{esc(href(s))}'>"
+        if s.chapter != chapter:
+            if chapter is not None:
+                out.append("</ol>")
+            chapter = s.chapter
+            out.append(f"<div class='toc-ch'>{link}{esc(chapter_label(s.chapter, s.chapter_title))}"
+                       f"</a></div><ol>")
+        if s.section:
+            out.append(f"<li>{link}第{int_to_cn(s.section)}节 {esc(s.section_title)}</a></li>")
+    out.append("</ol></div>")
+    return "".join(out)
 
 
 def type_tag(item) -> str:
     """「【单选】」 for a quiz item (the preview and the practice labels)."""
     return f"【{TYPE_NAMES.get(item.type, item.type)}】"
-
-
-def _details(summary: str, body: str) -> str:
-    return (f"<details><summary>{summary}</summary>"
-            f"<div class='section-text'>{body}</div></details>")
-
-
-def sources_html(answer, index) -> str:
-    """The sources panel: one expandable entry per cited section, quotes highlighted."""
-    groups: dict[tuple, list] = {}
-    for c in answer.citations:
-        groups.setdefault(c.key, []).append(c)
-    parts = []
-    for key, cites in groups.items():
-        try:
-            section = index.section(*key)
-        except KeyError:
-            continue
-        nums = "".join(f"[{c.n}]" for c in cites)
-        body = section_html(section, [(tuple(c.span), c.quote) for c in cites])
-        parts.append(_details(f"{nums} 「{esc(section.label)}」", body))
-    if not parts:
-        return ""
-    return "<div class='sources'><b>引用出处</b>（点击展开原文，高亮为引用句）" + "".join(parts) + "</div>"
-
-
-def related_html(answer, index) -> str:
-    """For a refusal: the nearest sections as 可能相关, each expandable to its text."""
-    parts = []
-    for h in answer.hits[:5]:
-        try:
-            section = index.section(*h.key)
-        except KeyError:
-            continue
-        parts.append(_details(f"「{esc(section.label)}」", section_html(section, [(h.span, h.text)])))
-    if not parts:
-        return ""
-    return "<div class='sources'><b>可能相关章节原文</b>（点击展开）" + "".join(parts) + "</div>"
-
-
-def render_answer(answer, index) -> str:
-    """An Answer as chat Markdown: notice, escaped text, then the sources or 可能相关 panel."""
-    out = []
-    if answer.notice:
-        out.append(f"<span class='notice'>⚠ {esc(answer.notice)}</span>")
-    out.append(esc(answer.text))
-    panel = related_html(answer, index) if answer.refused else sources_html(answer, index)
-    if panel:
-        out.append(panel)
-    return "\n\n".join(out)
 
 
 def quiz_preview_html(items) -> str:

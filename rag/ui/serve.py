@@ -1,5 +1,5 @@
 """Serving the app: the bind rule (no listening beyond loopback without a password) and launch
-with the app's theme, CSS and optional password.
+with the app's theme (neutral labels), CSS, page script and optional password.
 
 Not handled here: the page (rag.ui.layout) and command-line arguments (app.py).
 """
@@ -11,7 +11,7 @@ import ipaddress
 
 from rag.config import Settings  # sets GRADIO_ANALYTICS_ENABLED=False before gradio is imported
 from rag.errors import ConfigError
-from rag.ui.render import CSS
+from rag.ui.style import CSS, JS
 
 import gradio as gr  # noqa: E402  (after rag.config so the analytics switch is honoured)
 
@@ -39,11 +39,20 @@ def launch(demo: gr.Blocks, settings: Settings, **kwargs):
     """Launch with the app's theme, CSS, bind check and optional password."""
     check_bind(settings)
     theme = gr.themes.Soft(primary_hue="red", neutral_hue="slate", font=FONTS,  # local fonts only
-                           font_mono=["Noto Sans Mono CJK SC", "monospace"])
+                           font_mono=["Noto Sans Mono CJK SC", "monospace"]).set(
+        # labels neutral: colour is for actions and highlights only
+        block_label_background_fill="*neutral_100", block_label_background_fill_dark="*neutral_700",
+        block_label_text_color="*neutral_600", block_label_text_color_dark="*neutral_200",
+        block_title_text_color="*neutral_700", block_title_text_color_dark="*neutral_200")
     auth = None
     if settings.app_password:
         password = settings.app_password
         auth = lambda _user, pw: hmac.compare_digest(pw.encode(), password.encode())  # noqa: E731
+    # Gradio's own status words in Chinese whatever the browser's language (an error badge
+    # reads 出错, not "Error")
+    words = {"common.error": "出错", "common.loading": "加载中", "common.clear": "清除"}
+    i18n = gr.I18n(en=words, **{"zh-CN": words})
     return demo.launch(server_name=settings.app_host, server_port=settings.app_port, auth=auth,
+                       i18n=i18n,
                        auth_message="请输入访问密码（用户名任意）", share=False, ssr_mode=False,
-                       footer_links=["api"], theme=theme, css=CSS, **kwargs)
+                       footer_links=["api"], theme=theme, css=CSS, js=JS, **kwargs)

@@ -1,0 +1,174 @@
+"""Feedback on answers (👍/👎 with an optional comment), stored for the evaluators.
+
+One table behind SQLAlchemy Core, at ``Settings.db_url`` (default
+``sqlite:///<data_dir>/feedback.sqlite3``; a PostgreSQL URL works the same way). SQLite runs
+in WAL mode with a busy timeout, so several app processes can write at once. A row holds
+what was rated: the question as asked, the standalone question, the answer text, its
+citations (JSON), the answerer, the index build id, the verdict, the comment and the time.
+Only rated answers are stored: nothing is written for an answer nobody rated.
+
+:func:`export_row` turns a row into eval/datasets/dev.jsonl's schema (the cited sections as
+candidate gold, the verdict and comment as extra fields) for an evaluator to review.
+
+Not handled here: the buttons (rag.ui), the command line (rag.cli.feedback), deciding whether
+a verdict is right (an evaluator does that).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date, datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from rag.config import Settings
+from rag.errors import FeedbackError
+
+VERDICTS = ("up", "down")
+_meta = sa.MetaData()
+feedback = sa.Table(
+    "feedback", _meta,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created", sa.DateTime, nullable=False, index=True),  # UTC, naive
+    sa.Column("verdict", sa.String(8), nullable=False),
+    sa.Column("comment", sa.Text, nullable=False, default=""),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("standalone", sa.Text, nullable=False, default=""),
+    sa.Column("answer", sa.Text, nullable=False),
+    sa.Column("citations", sa.Text, nullable=False, default="[]"),  # JSON list of Citation.to_json
+    sa.Column("refused", sa.Boolean, nullable=False, default=False),
+    sa.Column("answerer", sa.String(64), nullable=False, default=""),
+    sa.Column("build_id", sa.String(128), nullable=False, default=""),
+)
+
+
+def db_url(settings: Settings) -> str:
+    """The configured URL, or the SQLite file in the data folder."""
+    if settings.db_url:
+        return settings.db_url
+    return f"sqlite:///{Path(settings.data_dir).resolve() / 'feedback.sqlite3'}"
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA busy_timeout=10000")  # first: switching to WAL waits for other writers
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _create(engine: sa.Engine, attempts: int = 5) -> None:
+    """Create the table once; another process creating it at the same moment is fine."""
+    for attempt in range(attempts):
+        try:
+            _meta.create_all(engine)
+            return
+        except sa.exc.OperationalError:  # "already exists" / "locked" from a concurrent creator
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+
+
+@lru_cache(maxsize=8)
+def _engine(url: str) -> sa.Engine:
+    try:
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            engine = sa.create_engine(url, connect_args={"timeout": 10})
+            sa.event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            engine = sa.create_engine(url, pool_pre_ping=True)
+        _create(engine)
+    except (sa.exc.SQLAlchemyError, ImportError, OSError) as exc:
+        raise FeedbackError(f"无法打开反馈数据库 {url.split('://')[0]}（{type(exc).__name__}）") from None
+    return engine
+
+
+class FeedbackStore:
+    """Add, comment on, list and count feedback rows."""
+
+    def __init__(self, settings: Settings):
+        self.url = db_url(settings)
+
+    @property
+    def engine(self) -> sa.Engine:
+        return _engine(self.url)
+
+    def add(self, *, verdict: str, question: str, answer: str, standalone: str = "",
+            citations: list[dict] | tuple = (), refused: bool = False, answerer: str = "",
+            build_id: str = "", comment: str = "") -> int:
+        """Store one rating; returns its id."""
+        if verdict not in VERDICTS:
+            raise FeedbackError(f"无效的评价：{verdict!r}（应为 up 或 down）")
+        if not (question or "").strip():
+            raise FeedbackError("评价缺少问题文本")
+        row = dict(created=datetime.now(timezone.utc).replace(tzinfo=None), verdict=verdict, comment=comment or "",
+                   question=question, standalone=standalone or "", answer=answer or "",
+                   citations=json.dumps(list(citations), ensure_ascii=False),
+                   refused=bool(refused), answerer=answerer or "", build_id=build_id or "")
+        with self.engine.begin() as conn:
+            return conn.execute(feedback.insert().values(**row)).inserted_primary_key[0]
+
+    def set_comment(self, row_id: int, comment: str) -> None:
+        with self.engine.begin() as conn:
+            done = conn.execute(feedback.update().where(feedback.c.id == int(row_id))
+                                .values(comment=(comment or "").strip()[:2000])).rowcount
+        if not done:
+            raise FeedbackError(f"没有编号为 {row_id} 的反馈")
+
+    def rows(self, since: date | None = None) -> list[dict]:
+        """All rows (oldest first), or those created on or after ``since`` (UTC)."""
+        q = sa.select(feedback).order_by(feedback.c.id)
+        if since is not None:
+            q = q.where(feedback.c.created >= datetime(since.year, since.month, since.day))
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def stats(self) -> dict:
+        """Counts: total, per verdict, with a comment, refused, and the time range."""
+        c = feedback.c
+        q = sa.select(sa.func.count(), sa.func.sum(sa.case((c.verdict == "up", 1), else_=0)),
+                      sa.func.sum(sa.case((c.verdict == "down", 1), else_=0)),
+                      sa.func.sum(sa.case((c.comment != "", 1), else_=0)),
+                      sa.func.sum(sa.case((c.refused, 1), else_=0)),
+                      sa.func.min(c.created), sa.func.max(c.created))
+        with self.engine.connect() as conn:
+            total, up, down, commented, refused, first, last = conn.execute(q).one()
+        return {"total": total or 0, "up": up or 0, "down": down or 0,
+                "commented": commented or 0, "refused": refused or 0,
+                "first": first, "last": last}
+
+
+def parse_since(text: str | None) -> date | None:
+    """``YYYY-MM-DD`` → date; None/'' → None; anything else raises FeedbackError."""
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise FeedbackError(f"日期格式应为 YYYY-MM-DD：{text[:30]}") from None
+
+
+def export_row(row: dict) -> dict:
+    """A stored row in dev.jsonl's schema; the cited sections are candidate gold."""
+    cites = json.loads(row["citations"] or "[]")
+    gold, seen = [], set()
+    for c in cites:
+        key = (c.get("doc_id"), c["chapter"], c["section"])
+        if key not in seen:
+            seen.add(key)
+            gold.append({"chapter": c["chapter"], "section": c["section"],
+                         **({"doc_id": c["doc_id"]} if c.get("doc_id") else {})})
+    refused = bool(row["refused"]) or not gold
+    created = row["created"]
+    return {"id": f"fb-{row['id']}", "question": row["question"], "gold": [] if refused else gold,
+            "answer": "" if refused else row["answer"],
+            "evidence": "" if refused else (cites[0].get("quote", "") if cites else ""),
+            "type": "unanswerable" if refused else "everyday",
+            "verdict": row["verdict"], "comment": row["comment"], "standalone": row["standalone"],
+            "answerer": row["answerer"], "build_id": row["build_id"],
+            "created": created.replace(tzinfo=timezone.utc).isoformat(timespec="seconds"),
+            "source": "feedback"}
