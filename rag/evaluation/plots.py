@@ -198,7 +198,7 @@ def _latency_plot(plt, results: dict, per_q: list[dict], zh: bool, out: Path,
     if not series:
         return
     fig, ax = plt.subplots(figsize=(8, 4.2))
-    box = ax.boxplot([v for _, v in series], vert=False, whis=(5, 95), showfliers=True,
+    box = ax.boxplot([v for _, v in series], orientation="horizontal", whis=(5, 95), showfliers=True,
                      patch_artist=True)
     for patch, (name, _) in zip(box["boxes"], series):
         patch.set_facecolor(MODE_COLORS.get(name, "#9467bd"))
