@@ -279,7 +279,7 @@ def plot(res: dict, path: Path) -> Path | None:
         for k in keys:
             ys, slope = g[k]["values"], g[k]["slope"]
             ax.plot(xs, [y if y and y > 0 else float("nan") for y in ys], marker="o",
-                    label=_series_name(k, zh) + (f"（斜率 {slope:.2f}）" if zh else f" (slope {slope:.2f})")
+                    label=_series_name(k, zh) + (f"（斜率 {round(slope, 2) + 0.0:.2f}）" if zh else f" (slope {round(slope, 2) + 0.0:.2f})")
                     if slope is not None else _series_name(k, zh))
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -288,7 +288,7 @@ def plot(res: dict, path: Path) -> Path | None:
         ax.set_ylabel(f"{unit}（对数轴）" if zh else f"{unit} (log)")
         ax.set_title(title[0 if zh else 1])
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8, loc="upper left")
+        ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
