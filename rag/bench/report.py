@@ -246,14 +246,9 @@ def plot(res: dict, path: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from rag.evaluation.plots import cjk_font
+    from rag.evaluation.plots import use_cjk_font
 
-    font = cjk_font()
-    if font:
-        plt.rcParams["font.sans-serif"] = [font, *plt.rcParams["font.sans-serif"]]
-        plt.rcParams["font.family"] = "sans-serif"
-        plt.rcParams["axes.unicode_minus"] = False
-    zh = font is not None
+    zh = use_cjk_font(plt) is not None
     g = res["growth"]
     xs = g["scales"]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.8))

@@ -48,13 +48,17 @@ def _answer_value(q: dict, metric: str):
     return a.get(metric)
 
 
+def _section(q: dict, mode: str) -> dict:
+    return q["modes"][mode]["metrics"].get("section", {})
+
+
 def _metric_rows(pairs, modes, metrics) -> list[dict]:
     rows = []
     for mode in modes:
         for m in metrics:
-            vals = [(o["modes"][mode]["metrics"]["section"][m], n["modes"][mode]["metrics"]["section"][m])
-                    for o, n in pairs if o["gold"] and m in o["modes"][mode]["metrics"].get("section", {})
-                    and m in n["modes"][mode]["metrics"].get("section", {})]
+            vals = [(so[m], sn[m]) for o, n in pairs if o["gold"]
+                    for so, sn in [(_section(o, mode), _section(n, mode))]
+                    if m in so and m in sn]
             if vals:
                 rows.append(_row(mode, m, vals))
     return rows
@@ -138,26 +142,34 @@ def render_compare(cmp: dict) -> str:
     o, n = cmp["old"], cmp["new"]
     lines = ["# 两次评测对比", "",
              f"- 旧：{o['dataset']}（{o['created']}）→ 新：{n['dataset']}（{n['created']}）",
-             f"- 配对题目 {cmp['paired_questions']} 道（仅旧 {cmp['only_old']}，仅新 {cmp['only_new']}）"
+             f"- 配对题目 {cmp['paired_questions']} 道（仅旧 {cmp['only_old']}，"
+             f"仅新 {cmp['only_new']}）"
              + ("" if cmp["same_dataset"] else "；⚠️ 数据集内容不同（sha256 不一致）"),
-             "- 设置变化：" + ("；".join(f"{k}: {v[0]} → {v[1]}" for k, v in cmp["settings_changed"].items()
-                                  if k not in ("data_dir",)) or "无"),
-             "", "差值为 新 − 旧，同一批题的配对 bootstrap 95% 区间；0/1 指标用精确 McNemar；* 为 p < 0.05。", ""]
-    lines += ["| 模式 | 指标 | n | 旧 | 新 | 差值 | 95% 区间 | p |", "|---|---|---|---|---|---|---|---|"]
+             "- 设置变化：" + ("；".join(f"{k}: {v[0]} → {v[1]}"
+                                      for k, v in cmp["settings_changed"].items()
+                                      if k != "data_dir") or "无"),
+             "", "差值为 新 − 旧，同一批题的配对 bootstrap 95% 区间；0/1 指标用精确 McNemar；"
+             "* 为 p < 0.05。", "",
+             "| 模式 | 指标 | n | 旧 | 新 | 差值 | 95% 区间 | p |", "|---|---|---|---|---|---|---|---|"]
     names = dict(ANSWER_METRICS)
     for r in cmp["retrieval"] + cmp["answers"]:
         p = r["p"]
-        lines.append(f"| {r['mode']} | {names.get(r['metric'], r['metric'])} | {r['n']} | {r['old']:.3f} | "
-                     f"{r['new']:.3f} | {r['diff']:+.3f} | {_fmt_ci(r['ci'])} | "
-                     f"{'—' if p is None else f'{p:.3f}'}{' *' if p is not None and p < 0.05 else ''} |")
+        star = " *" if p is not None and p < 0.05 else ""
+        lines.append(f"| {r['mode']} | {names.get(r['metric'], r['metric'])} | {r['n']} | "
+                     f"{r['old']:.3f} | {r['new']:.3f} | {r['diff']:+.3f} | {_fmt_ci(r['ci'])} | "
+                     f"{'—' if p is None else f'{p:.3f}'}{star} |")
     for mode, fl in cmp["flips"].items():
         what = "整体失败标记" if mode == "failed" else f"{mode} 节级 {cmp['flip_metric']}"
-        lines += ["", f"## 翻转的题：{what}（修好 {len(fl['fixed'])}，改坏 {len(fl['broken'])}）", ""]
+        lines += ["", f"## 翻转的题：{what}（修好 {len(fl['fixed'])}，"
+                      f"改坏 {len(fl['broken'])}）", ""]
         for label, items in (("修好", fl["fixed"]), ("改坏", fl["broken"])):
             for it in items:
-                extra = (f"原因：{it['old_reason'] or '—'} → {it['new_reason'] or '—'}" if mode == "failed"
-                         else f"gold 名次 {it['old_rank'] or '—'} → {it['new_rank'] or '—'}；新的第一：{it['new_top1']}")
-                lines.append(f"- {label} `{it['id']}` {it['question']}（gold {'；'.join(it['gold'])}）{extra}")
+                extra = (f"原因：{it['old_reason'] or '—'} → {it['new_reason'] or '—'}"
+                         if mode == "failed" else
+                         f"gold 名次 {it['old_rank'] or '—'} → {it['new_rank'] or '—'}；"
+                         f"新的第一：{it['new_top1']}")
+                lines.append(f"- {label} `{it['id']}` {it['question']}"
+                             f"（gold {'；'.join(it['gold'])}）{extra}")
     return "\n".join(lines) + "\n"
 
 
@@ -168,7 +180,7 @@ def slim(results: dict) -> dict:
     for q in results["questions"]:
         s = {k: q[k] for k in keep_q if k in q}
         s["modes"] = {m: {"rank": r.get("rank"), "labels": r.get("labels", [])[:1],
-                          "metrics": {"section": {k: v for k, v in r["metrics"].get("section", {}).items()
+                          "metrics": {"section": {k: v for k, v in _section(q, m).items()
                                                   if k in HEADLINE}}}
                       for m, r in q["modes"].items()}
         if "answer" in q:

@@ -55,6 +55,16 @@ def cjk_font(warn: bool = True) -> str | None:
     return name
 
 
+def use_cjk_font(plt) -> str | None:
+    """Make ``plt`` draw text in the CJK font (if any); returns its name."""
+    font = cjk_font()
+    if font:
+        plt.rcParams["font.sans-serif"] = [font, *plt.rcParams["font.sans-serif"]]
+        plt.rcParams["font.family"] = "sans-serif"
+        plt.rcParams["axes.unicode_minus"] = False
+    return font
+
+
 def font_file(name: str | None) -> str | None:
     """The file matplotlib renders ``name`` from (for checking what a figure used)."""
     if not name:
@@ -93,12 +103,8 @@ def write_plots(results: dict, per_q: list[dict], out: Path) -> tuple[list[Path]
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    font = cjk_font()
+    font = use_cjk_font(plt)
     zh = font is not None
-    if zh:
-        plt.rcParams["font.sans-serif"] = [font, *plt.rcParams["font.sans-serif"]]
-        plt.rcParams["font.family"] = "sans-serif"
-        plt.rcParams["axes.unicode_minus"] = False
     modes, ret, curve = results["modes"], results["retrieval"], results["curve_ks"]
     metric = results.get("breakdown", "hit@5")
     paths: list[Path] = []

@@ -239,24 +239,32 @@ def _retrieval_tables(results: dict) -> list[str]:
     return out
 
 
+def _n(group: dict) -> str:
+    return f"{group['n']}" + (" ⚠️" if group["n"] < SMALL_GROUP else "")
+
+
 def _breakdowns(results: dict) -> list[str]:
-    modes, cut, metric = results["modes"], results.get("mrr_cut", 10), results.get("breakdown", "hit@5")
-    ret = results["retrieval"]
+    modes, cut = results["modes"], results.get("mrr_cut", 10)
+    metric, ret = results.get("breakdown", "hit@5"), results["retrieval"]
     sec0 = ret[modes[0]]["section"]
+
+    def cells(kind, g):
+        if kind == "by_type":
+            return [f"{_f(ret[m]['section'][kind][g][metric])} / "
+                    f"{_f(ret[m]['section'][kind][g][f'mrr@{cut}'])}" for m in modes]
+        return [f"{_f(ret[m]['section'][kind][g][metric])} "
+                f"({_f(ret[m]['chapter'][kind][g][metric])})" for m in modes]
+
     out = ["", f"## 按题型 · 节级 {metric} / MRR@{cut}", ""]
-    types = [t for t in TYPE_NAMES if t in sec0["by_type"]]
-    out += _table(["题型", "n"] + modes, [
-        [f"{TYPE_NAMES[t]} ({t})", f"{sec0['by_type'][t]['n']}" + (" ⚠️" if sec0["by_type"][t]["n"] < SMALL_GROUP else "")]
-        + [f"{_f(ret[m]['section']['by_type'][t][metric])} / {_f(ret[m]['section']['by_type'][t][f'mrr@{cut}'])}"
-           for m in modes] for t in types])
+    out += _table(["题型", "n"] + modes,
+                  [[f"{TYPE_NAMES[t]} ({t})", _n(sec0["by_type"][t])] + cells("by_type", t)
+                   for t in TYPE_NAMES if t in sec0["by_type"]])
     titles = results.get("chapter_titles", {})
     out += ["", f"## 按章 · 节级 {metric}（章级 {metric}）", "",
             f"多节题计入其每个 gold 章；⚠️ = 少于 {SMALL_GROUP} 题。", ""]
-    out += _table(["章", "标题", "n"] + modes, [
-        [chapter_name(c), titles.get(c, ""), f"{sec0['by_chapter'][c]['n']}"
-         + (" ⚠️" if sec0["by_chapter"][c]["n"] < SMALL_GROUP else "")]
-        + [f"{_f(ret[m]['section']['by_chapter'][c][metric])} ({_f(ret[m]['chapter']['by_chapter'][c][metric])})"
-           for m in modes] for c in sorted(sec0["by_chapter"], key=int)])
+    out += _table(["章", "标题", "n"] + modes,
+                  [[chapter_name(c), titles.get(c, ""), _n(sec0["by_chapter"][c])]
+                   + cells("by_chapter", c) for c in sorted(sec0["by_chapter"], key=int)])
     return out
 
 

@@ -200,7 +200,8 @@ def evaluate(dataset: Path | str, settings: Settings, *, modes: Sequence[str] = 
                   "embedder": retriever.index.manifest.embedder,
                   "corpus_hash": retriever.index.manifest.corpus_hash,
                   "counts": retriever.index.manifest.counts},
-        "modes": list(modes), "ks": ks, "breakdown": _breakdown(ks), "mrr_cut": DEPTH, "curve_ks": curve_ks, "depth": depth,
+        "modes": list(modes), "ks": ks, "breakdown": _breakdown(ks), "mrr_cut": DEPTH,
+        "curve_ks": curve_ks, "depth": depth,
         "naive": ({"nodes": naive.nodes, "chunk_size": NAIVE_CHUNK_SIZE,
                    "chunk_overlap": NAIVE_OVERLAP, "embedded_now": naive.embedded}
                   if naive else None),
