@@ -364,3 +364,40 @@ def test_direct_line_and_keys_are_scored_when_present():
     assert rec["direct_correct"] == 0.0
     plain = answer_record(q, SimpleNamespace(**{**vars(good), "direct": None}))
     assert plain["scored_on"] == "text" and plain["numbers"] == 1.0 and "direct_correct" not in plain
+
+
+def test_conversation_rows_are_retrieved_as_their_follow_up_rewrite():
+    from rag.evaluation.runner import retrieval_query
+
+    history = ({"role": "user", "content": "到2025年全省高新技术企业要达到多少家？"},
+               {"role": "assistant", "content": "5000家。"})
+    q = GoldQuestion("c", "那2035年呢？", ((D, 2, 3),), "", "x", "conversation", 1, history)
+    assert retrieval_query(q) == "到2035年全省高新技术企业要达到多少家？"
+    assert retrieval_query(GoldQuestion("s", "单独的问题", ((D, 2, 3),), "", "x", "fact", 2)) == \
+        "单独的问题"
+
+
+@pytest.mark.slow
+def test_answers_run_asks_follow_ups_with_history_and_lists_failures(real_index_settings,
+                                                                     tmp_path):
+    from rag.evaluation import evaluate
+
+    conv = {**GOOD, "id": "c1", "type": "conversation", "question": "那2035年呢？",
+            "history": [{"role": "user", "content": "到2025年全省高新技术企业要达到多少家？"},
+                        {"role": "assistant", "content": "5000家。第二章 第三节 培育一流创新主体"}]}
+    chat = {**GOOD, "id": "h1", "type": "chitchat", "question": "给我写一首关于春天的诗",
+            "gold": [], "evidence": "", "answer": ""}
+    path = tmp_path / "mini.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in (GOOD, conv, chat)),
+                    encoding="utf-8")
+    res = evaluate(path, real_index_settings, modes=("bm25",), answers=True, progress=False)
+    by_id = {r["id"]: r for r in res["questions"]}
+    # the pipeline got the history: it rewrote the follow-up the same way retrieval did
+    assert by_id["c1"]["answer"]["standalone"] == "到2035年全省高新技术企业要达到多少家？"
+    assert by_id["c1"]["retrieval_query"] == by_id["c1"]["answer"]["standalone"]
+    assert by_id["ok-1"]["answer"]["numbers"] == 1.0 and not by_id["ok-1"]["failed"]
+    groups = res["failures"]["groups"]
+    failed = {f["id"] for items in groups.values() for f in items}
+    assert failed == {r["id"] for r in res["questions"] if r["failed"]}
+    assert res["answers"]["n_unanswerable"] == 1
+    assert res["uncertainty"]["answers"]["false_refusal_rate"] is not None

@@ -101,13 +101,17 @@ def coverage(prediction: str, reference: str) -> float | None:
     return sum((ref & _chars(prediction)).values()) / sum(ref.values())
 
 
+def _cited_labels(answer, labels: dict | None) -> list[str]:
+    """Cited sections in the report's 「第X章 第Y节 标题」 form, each once."""
+    return dedupe((labels or {}).get(c.key, c.label) for c in answer.citations)
+
+
 def answer_record(q, answer, labels: dict | None = None) -> dict:
     """Per-question answer metrics for one rag.answering.Answer against a GoldQuestion."""
     cited = dedupe(c.key for c in answer.citations)
     text, source = scored_text(answer)
     rec = {"refused": bool(answer.refused), "cited": [list(c) for c in cited],
-           "cited_labels": [(labels or {}).get(c, c.label if hasattr(c, "label") else str(c))
-                            for c in cited],
+           "cited_labels": _cited_labels(answer, labels),
            "text": answer.text, "direct": getattr(answer, "direct", None), "scored_on": source,
            "support": getattr(answer, "support", None), "standalone": answer.standalone}
     if q.keys and not answer.refused:

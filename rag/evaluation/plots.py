@@ -182,11 +182,11 @@ def _answer_plot(plt, a: dict, cis: dict, zh: bool, out: Path, paths: list[Path]
     err = [[max(0.0, v - (cis.get(k) or [v, v])[0]) for (k, _), v in zip(rows, vals)],
            [max(0.0, (cis.get(k) or [v, v])[1] - v) for (k, _), v in zip(rows, vals)]]
     ax.barh(list(ys), vals, xerr=err, color="#2ca02c", alpha=0.8, capsize=3)
-    for y, v in zip(ys, vals):
-        ax.text(min(v + 0.02, 0.9), y, f"{v:.3f}", va="center", fontsize=8)
+    for y, v, up in zip(ys, vals, err[1]):
+        ax.text(v + up + 0.015, y, f"{v:.3f}", va="center", fontsize=8)
     ax.set_yticks(list(ys), [name for _, name in rows])
     ax.invert_yaxis()
-    ax.set_xlim(0, 1.05)
+    ax.set_xlim(0, 1.12)
     ax.set_title(f"回答指标（{a.get('answerer', '')}，误差线为 95% 区间）" if zh
                  else f"answer metrics ({a.get('answerer', '')}, 95% CI)")
     ax.grid(axis="x", alpha=0.3)

@@ -205,8 +205,13 @@ def _answer_table(results: dict) -> list[str]:
     src = a.get("scored_on", {})
     out += [f"关键数字与 keys 的评分文本：直答行 {src.get('direct', 0)} 题，答案全文（去掉 [n] 与来源）"
             f" {src.get('text', 0)} 题。", ""]
+    same = a.get("key_number_all") == a.get("key_number_match")  # one quantity per answer
     rows = [[label, _f(a.get(k)), _ci(ua.get(k)), f"{a.get(n_key, '—')}", how]
-            for k, label, how, n_key in ANSWER_ROWS if a.get(k) is not None]
+            for k, label, how, n_key in ANSWER_ROWS if a.get(k) is not None
+            and not (k == "key_number_all" and same)]
+    if same and a.get("key_number_match") is not None:
+        out += ["每道含数量的题其数量要么全部命中、要么全部缺失，所以「数字全部命中」与「关键数字命中」相同，只列一行。",
+                ""]
     lat = a["latency_ms"]
     rows.append(["延迟 p50 / p95 ms", f"{_f(lat['p50'], 1)} / {_f(lat['p95'], 1)}", "", "",
                  "每题一次 Pipeline.ask，预热一题后计时"])
