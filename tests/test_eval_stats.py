@@ -67,6 +67,7 @@ def test_compare_lists_deltas_and_flipped_questions():
     row = next(r for r in cmp["retrieval"] if r["metric"] == "hit@5")
     assert row["old"] == pytest.approx(0.6) and row["new"] == pytest.approx(0.8)
     assert row["diff"] == pytest.approx(0.2) and row["test"] == "mcnemar-exact"
+    assert (row["fixed"], row["broken"]) == (12, 6)
     fl = cmp["flips"]["hybrid"]
     assert [f["id"] for f in fl["broken"]] == [f"q{i}" for i in range(1, 30, 5)]
     assert len(fl["fixed"]) == 12 and fl["fixed"][0]["new_rank"] == 1

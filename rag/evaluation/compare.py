@@ -69,7 +69,7 @@ def _row(mode: str, metric: str, vals: list[tuple[float, float]]) -> dict:
     res = compare_lists(old, new, metric)
     return {"mode": mode, "metric": metric, "n": len(vals), "old": sum(old) / len(old),
             "new": sum(new) / len(new), "diff": res["diff"], "ci": res["ci"], "p": res["p"],
-            "test": res["test"]}
+            "test": res["test"], "fixed": res.get("b_only"), "broken": res.get("a_only")}
 
 
 def compare_runs(old: dict, new: dict, flip_metric: str = "hit@5") -> dict:
@@ -150,16 +150,20 @@ def render_compare(cmp: dict) -> str:
                                       if k != "data_dir") or "无"),
              "", "差值为 新 − 旧，同一批题的配对 bootstrap 95% 区间；0/1 指标用精确 McNemar；"
              "* 为 p < 0.05。", "",
-             "| 模式 | 指标 | n | 旧 | 新 | 差值 | 95% 区间 | p |", "|---|---|---|---|---|---|---|---|"]
+             "| 模式 | 指标 | n | 旧 | 新 | 差值 | 95% 区间 | 修好/改坏 | p |",
+             "|---|---|---|---|---|---|---|---|---|"]
     names = dict(ANSWER_METRICS)
     for r in cmp["retrieval"] + cmp["answers"]:
         p = r["p"]
         star = " *" if p is not None and p < 0.05 else ""
+        flips = "—" if r.get("fixed") is None else f"{r['fixed']}/{r['broken']}"
+        shown = "—" if p is None else ("< 0.001" if p < 0.001 else f"{p:.3f}")
         lines.append(f"| {r['mode']} | {names.get(r['metric'], r['metric'])} | {r['n']} | "
                      f"{r['old']:.3f} | {r['new']:.3f} | {r['diff']:+.3f} | {_fmt_ci(r['ci'])} | "
-                     f"{'—' if p is None else f'{p:.3f}'}{star} |")
+                     f"{flips} | {shown}{star} |")
     for mode, fl in cmp["flips"].items():
-        what = "整体失败标记" if mode == "failed" else f"{mode} 节级 {cmp['flip_metric']}"
+        what = "整体失败标记（检索、拒答、引用、数字、要点）" if mode == "failed" \
+            else f"{mode} 节级 {cmp['flip_metric']}"
         lines += ["", f"## 翻转的题：{what}（修好 {len(fl['fixed'])}，"
                       f"改坏 {len(fl['broken'])}）", ""]
         for label, items in (("修好", fl["fixed"]), ("改坏", fl["broken"])):
