@@ -146,8 +146,10 @@ def render_md(res: dict) -> str:
         total = _get(res["scales"][str(n)], "query", "retrieval", "hybrid", "mean_ms")
         parts = sum(v.get("mean_ms") or 0.0 for v in prof.values())
         if total is not None and prof:
-            prow += [[f"×{n}", "其余（RRF 融合、取块、Python 开销；= 整体 − 各步）", None, None,
-                      round(total - parts, 2)],
+            rest = round(total - parts, 2)
+            prow += [[f"×{n}", "其余（RRF 融合、取块、Python 开销；= 整体 − 各步）" if rest >= 0 else
+                      "其余（= 整体 − 各步；为负：各步与整体分开计时，期间机器负载有波动）",
+                      None, None, rest],
                      [f"×{n}", "**整体 hybrid 检索**", None, None, total]]
     lines += ["“平均”一列相加等于整体 hybrid 检索的平均耗时；“其余”是未单独计时的部分。", ""]
     lines += _table(["规模", "步骤", "p50", "p95", "平均"], prow)
