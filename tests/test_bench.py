@@ -114,3 +114,36 @@ def test_smoke_run_writes_reports(tiny_corpus, tmp_path, monkeypatch, capsys):
     assert {"冷启动摄取（含随附嵌入缓存）", "抽取式回答 p95", "16 个并发客户端无错误"} <= names
     assert next(t for t in res["targets"] if t["name"] == "16 个并发客户端无错误")["met"] is None
     assert "## 目标对照" in md and "≤ 30.0 s" in md and "斜率" in md
+
+
+def _growth(scales):
+    from rag.bench.runner import growth
+
+    res = {"scales": {}}
+    for n in scales:
+        res["scales"][str(n)] = {
+            "ingest": {"timings": {"total": 5.0 * n, "embed": 1.0, "chroma": 2.0 * n, "bm25": 0.5 * n,
+                                   "chunk": 0.3}, "index_bytes": {"total": n * 2**20}, "peak_rss_mb": 300.0},
+            "query": {"retrieval": {m: {"p50_ms": 30.0, "p95_ms": 40.0} for m in ("bm25", "dense", "hybrid")}}}
+    return {"growth": growth(res)}
+
+
+def test_console_line_names_every_missed_target():
+    from rag.bench.report import _row, console_summary
+
+    res = {"targets": [_row("冷启动摄取（不用随附缓存）", 112.4, "s", 30.0), _row("检索 p50（bm25）", 0.7, "ms", 50.0),
+                       _row("服务进程峰值 RSS（VmHWM）", None, "MB", 1536.0)]}
+    line = console_summary(res, "out/results.md")
+    assert line.splitlines()[0] == "基准测试完成：1/2 项达标 → out/results.md"
+    assert line.splitlines()[1] == "  未达标：冷启动摄取（不用随附缓存） 112.4 s（目标 ≤ 30.0 s）"
+    assert "RSS" not in line  # not measured: neither met nor missed
+
+
+@pytest.mark.parametrize("scales", [[1], [1, 4]])
+def test_scale_plot_renders_one_or_several_scales(scales, tmp_path):
+    from rag.bench.report import _series_name, plot
+
+    path = plot(_growth(scales), tmp_path / "scale.png")
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    assert _series_name("hybrid_p95_ms", True) == "hybrid p95"
+    assert _series_name("ingest_chroma_s", True) == "Chroma 写入"

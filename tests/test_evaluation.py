@@ -103,6 +103,28 @@ def test_key_numbers_and_dedupe():
     assert dedupe([3, 1, 3, 2, 1]) == [3, 1, 2]
 
 
+def test_quantities_carry_units_and_skip_names():
+    from rag.evaluation import quantities
+
+    got = [str(q) for q in quantities("5G基站达到12万座，C919 和 4A级景区 30个，增长6.50%，5000—6000万千瓦")]
+    # 5G, C919 and 4A are names, not quantities; a range gives both ends its unit
+    assert got == ["12万座", "30个", "6.5%", "5000万千瓦", "6000万千瓦"]
+    a, b = quantities("12万座")[0], quantities("12座")[0]
+    assert not a.matches(b)  # same digits, different unit
+    assert quantities("12")[0].matches(a)  # a bare number matches any unit
+
+
+def test_char_f1_and_coverage_by_hand():
+    from rag.evaluation import char_f1, coverage
+
+    # reference 4 chars (the comma does not count), prediction 5, 2 shared: p = 2/5, r = 2/4
+    assert char_f1("煤炭清洁化", "煤炭高效，") == pytest.approx(2 * 0.4 * 0.5 / 0.9)
+    assert char_f1("任意", "") is None
+    assert coverage("达到5000家。", "5000家") == 1.0
+    # multiset: 5000家 has three 0s, the answer one; 5, one 0 and 家 are covered = 3 of 5
+    assert coverage("达到50家", "5000家") == pytest.approx(3 / 5)
+
+
 # ------------------------------------------------------------------ validator
 
 
@@ -142,6 +164,69 @@ def test_validator_accepts_a_good_row_and_names_each_bad_one(tmp_path, real_corp
     assert len(bad) == len(BAD_ROWS) + 1
 
 
+def test_validator_lists_every_problem_of_a_row(tmp_path, real_corpus):
+    row = {**GOOD, "type": "trivia", "gold": [{"chapter": 99, "section": 1}], "keys": "5000家",
+           "question": ""}
+    path = tmp_path / "many.jsonl"
+    path.write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
+    _, (bad,) = check_dataset(path, real_corpus)
+    text = bad.reason
+    for part in ("\"question\"", "type 'trivia' 无效", "第 99 章第 1 节在语料中不存在", "keys 应为"):
+        assert part in text, text
+    assert len(bad.reasons) == 4
+
+
+def test_validator_accepts_new_types_history_keys_and_overlap(tmp_path, real_corpus):
+    conv = {**GOOD, "id": "c1", "type": "conversation", "question": "那2035年呢？", "keys": ["5000家"],
+            "history": [{"role": "user", "content": "高新技术企业要达到多少家？"},
+                        {"role": "assistant", "content": "5000家。第二章 第三节 培育一流创新主体"}]}
+    rows = [conv, {**GOOD, "id": "e1", "type": "everyday", "overlap": 0.25},
+            {**GOOD, "id": "i1", "type": "instruction", "gold": [], "evidence": "", "answer": ""},
+            {**GOOD, "id": "h1", "type": "chitchat", "gold": [], "evidence": ""},
+            {**GOOD, "id": "bad1", "type": "conversation"},
+            {**GOOD, "id": "bad2", "type": "chitchat"},
+            {**GOOD, "id": "bad3", "history": [{"role": "bot", "content": "x"}]}]
+    path = tmp_path / "new.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    good, bad = check_dataset(path, real_corpus)
+    assert [q.id for q in good] == ["c1", "e1", "i1", "h1"]
+    assert good[0].history[0]["role"] == "user" and good[0].keys == ("5000家",)
+    assert good[1].overlap == 0.25 and not good[2].answerable
+    reasons = {b.id: b.reason for b in bad}
+    assert "需要 history" in reasons["bad1"]
+    assert "chitchat 题的 gold 应为 []" in reasons["bad2"]
+    assert "history 第 1 条" in reasons["bad3"]
+
+
+def test_validator_reads_bom_names_gbk_and_hints_at_punctuation(tmp_path, real_corpus):
+    bom = tmp_path / "bom.jsonl"
+    bom.write_text(json.dumps(GOOD, ensure_ascii=False) + "\n", encoding="utf-8-sig")
+    good, bad = check_dataset(bom, real_corpus)
+    assert [q.id for q in good] == ["ok-1"] and not bad
+    gbk = tmp_path / "gbk.jsonl"
+    gbk.write_bytes((json.dumps(GOOD, ensure_ascii=False) + "\n").encode("gbk"))
+    with pytest.raises(DatasetError, match="GB18030 编码.*iconv -f GB18030 -t UTF-8"):
+        check_dataset(gbk, real_corpus)
+    wide = tmp_path / "wide.jsonl"
+    wide.write_text(json.dumps({**GOOD, "evidence": "到2025年，力争高新技术企业达到5000家。"},
+                               ensure_ascii=False) + "\n", encoding="utf-8")
+    _, (b,) = check_dataset(wide, real_corpus)
+    assert "半角标点" in b.reason
+
+
+def test_check_cli_prints_every_problem_under_its_row(tmp_path, capsys):
+    from rag.cli import main
+
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps({**GOOD, "type": "trivia", "evidence": "没有这句"},
+                               ensure_ascii=False) + "\n", encoding="utf-8")
+    assert main(["eval", "--check", str(path)]) == 1
+    out = capsys.readouterr()
+    assert "第 1 行 [ok-1]：2 个问题" in out.out
+    assert "  - type 'trivia' 无效" in out.out and "  - evidence 不是任一" in out.out
+    assert "1 行不合格（共 2 个问题）" in out.err
+
+
 def test_unreadable_dataset_is_a_clear_error(tmp_path, real_corpus):
     with pytest.raises(DatasetError, match="无法读取数据集"):
         check_dataset(tmp_path / "missing.jsonl", real_corpus)
@@ -172,7 +257,7 @@ def test_dev_set_covers_every_chapter_and_type(real_corpus):
     assert not bad and len(good) >= 150
     chapters = {c for q in good for _, c, _ in q.gold}
     assert chapters == {s.chapter for s in real_corpus.sections}
-    assert {q.type for q in good} == {"fact", "paraphrase", "concept", "multi", "unanswerable"}
+    assert {"fact", "paraphrase", "concept", "multi", "unanswerable"} <= {q.type for q in good}
 
 
 # ------------------------------------------------------------------ end to end
@@ -204,17 +289,20 @@ def test_end_to_end_on_tiny_writes_every_report_file(real_index_settings, tmp_pa
     # the structure-aware hybrid retriever finds every tiny-set question in its top 5
     assert res["retrieval"]["hybrid"]["section"]["overall"]["hit@5"] == 1.0
     report = (out / "report.md").read_text(encoding="utf-8")
-    for heading in ("总体 · 节级", "总体 · 章级", "按题型", "按章", "最弱的题型"):
+    assert report.splitlines()[2] == "## 摘要"  # the summary opens the report
+    for heading in ("失败题", "配对检验", "总体 · 节级", "总体 · 章级", "按题型", "按章", "最弱的题型"):
         assert heading in report
+    assert res["uncertainty"]["retrieval"]["hybrid"]["hit@1"][0] <= \
+        res["retrieval"]["hybrid"]["section"]["overall"]["hit@1"]
     with (out / "per_question.csv").open(encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
-    assert len(rows) == 8 * 4
-    hit = next(r for r in rows if r["id"] == "dev-032" and r["mode"] == "hybrid")
+    assert len(rows) == 8  # one row per question
+    hit = next(r for r in rows if r["id"] == "dev-032")
     assert hit["gold"] == "第二章 第三节 培育一流创新主体"
-    assert hit["top5"].startswith("1:第二章 第三节 培育一流创新主体")
-    assert float(hit["hit@1"]) == 1.0 and float(hit["reciprocal_rank"]) == 1.0
+    assert hit["top1_hybrid"] == "第二章 第三节 培育一流创新主体"
+    assert hit["rank_hybrid"] == "1" and hit["failed"] == "0"
     una = next(r for r in rows if r["type"] == "unanswerable")
-    assert una["hit@5"] == ""  # not scored
+    assert una["rank_hybrid"] == "" and una["gold"] == ""
 
 
 @pytest.mark.slow
@@ -256,3 +344,60 @@ def test_answer_metrics_on_hand_made_answers():
     assert s["refusal_accuracy"] == 1.0 and s["false_refusal_rate"] == pytest.approx(1 / 3)
     assert s["key_number_match"] == pytest.approx(0.5 / 3) and s["key_number_all"] == 0.0
     assert s["n_cited"] == 2 and s["n_answerable"] == 3 and s["n_unanswerable"] == 1
+    assert s["scored_on"] == {"text": 4} and s["direct_correct"] is None
+
+
+def test_direct_line_and_keys_are_scored_when_present():
+    from types import SimpleNamespace
+
+    from rag.evaluation import answer_record
+
+    q = GoldQuestion("k", "问", ((D, 2, 3),), "到2025年达到5000家", "达到5000家", "fact", 1,
+                     keys=("5000家",))
+    body = "到2025年,力争高新技术企业达到5000家[1]。\n\n来源：第二章 第三节"
+    good = SimpleNamespace(text=body, direct="高新技术企业达到5000家。", refused=False,
+                           citations=(), standalone="问", support=0.9)
+    rec = answer_record(q, good)
+    assert rec["scored_on"] == "direct" and rec["keys"] == 1.0
+    # 2025年 is in the body but not in the direct line: the direct answer misses it
+    assert rec["numbers"] == 0.5 and rec["numbers_missed"] == ["2025年"]
+    assert rec["direct_correct"] == 0.0
+    plain = answer_record(q, SimpleNamespace(**{**vars(good), "direct": None}))
+    assert plain["scored_on"] == "text" and plain["numbers"] == 1.0 and "direct_correct" not in plain
+
+
+def test_conversation_rows_are_retrieved_as_their_follow_up_rewrite():
+    from rag.evaluation.runner import retrieval_query
+
+    history = ({"role": "user", "content": "到2025年全省高新技术企业要达到多少家？"},
+               {"role": "assistant", "content": "5000家。"})
+    q = GoldQuestion("c", "那2035年呢？", ((D, 2, 3),), "", "x", "conversation", 1, history)
+    assert retrieval_query(q) == "到2035年全省高新技术企业要达到多少家？"
+    assert retrieval_query(GoldQuestion("s", "单独的问题", ((D, 2, 3),), "", "x", "fact", 2)) == \
+        "单独的问题"
+
+
+@pytest.mark.slow
+def test_answers_run_asks_follow_ups_with_history_and_lists_failures(real_index_settings,
+                                                                     tmp_path):
+    from rag.evaluation import evaluate
+
+    conv = {**GOOD, "id": "c1", "type": "conversation", "question": "那2035年呢？",
+            "history": [{"role": "user", "content": "到2025年全省高新技术企业要达到多少家？"},
+                        {"role": "assistant", "content": "5000家。第二章 第三节 培育一流创新主体"}]}
+    chat = {**GOOD, "id": "h1", "type": "chitchat", "question": "给我写一首关于春天的诗",
+            "gold": [], "evidence": "", "answer": ""}
+    path = tmp_path / "mini.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in (GOOD, conv, chat)),
+                    encoding="utf-8")
+    res = evaluate(path, real_index_settings, modes=("bm25",), answers=True, progress=False)
+    by_id = {r["id"]: r for r in res["questions"]}
+    # the pipeline got the history: it rewrote the follow-up the same way retrieval did
+    assert by_id["c1"]["answer"]["standalone"] == "到2035年全省高新技术企业要达到多少家？"
+    assert by_id["c1"]["retrieval_query"] == by_id["c1"]["answer"]["standalone"]
+    assert by_id["ok-1"]["answer"]["numbers"] == 1.0 and not by_id["ok-1"]["failed"]
+    groups = res["failures"]["groups"]
+    failed = {f["id"] for items in groups.values() for f in items}
+    assert failed == {r["id"] for r in res["questions"] if r["failed"]}
+    assert res["answers"]["n_unanswerable"] == 1
+    assert res["uncertainty"]["answers"]["false_refusal_rate"] is not None

@@ -58,6 +58,17 @@ def targets(res: dict) -> list[dict]:
     return rows
 
 
+def console_summary(res: dict, where) -> str:
+    """The console line: how many targets were met, naming every miss with its figure."""
+    met = [t for t in res["targets"] if t["met"] is not None]
+    missed = [t for t in met if not t["met"]]
+    line = f"基准测试完成：{len(met) - len(missed)}/{len(met)} 项达标 → {where}"
+    for t in missed:
+        value = _fmt(t["value"], 3 if t["unit"] == "" else 1)
+        line += f"\n  未达标：{t['name']} {value} {t['unit']}（目标 {t['op']} {t['target']} {t['unit']}）"
+    return line.replace(" （", "（").replace(" ）", "）")
+
+
 def _fmt(v, nd: int = 1) -> str:
     if v is None:
         return "—"
@@ -94,6 +105,12 @@ def render_md(res: dict) -> str:
                     [[t["name"], f"{_fmt(t['value'], 3 if t['unit'] == '' else 1)} {t['unit']}".strip(),
                       f"{t['op']} {t['target']} {t['unit']}".strip(), _mark(t["met"])]
                      for t in res["targets"]])
+    missed = [t for t in res["targets"] if t["met"] is False]
+    if missed:
+        lines += ["**未达标**：" + "；".join(
+            f"{t['name']}（测得 {_fmt(t['value'], 3 if t['unit'] == '' else 1)} {t['unit']}，"
+            f"目标 {t['op']} {t['target']} {t['unit']}）".replace(" ，", "，").replace(" ）", "）")
+            for t in missed), ""]
 
     lines += ["## 摄取（分阶段，秒）", ""]
     rows = []
@@ -126,6 +143,15 @@ def render_md(res: dict) -> str:
             continue
         prow += [[f"×{n}", part, v.get("p50_ms"), v.get("p95_ms"), v.get("mean_ms")]
                  for part, v in prof.items()]
+        total = _get(res["scales"][str(n)], "query", "retrieval", "hybrid", "mean_ms")
+        parts = sum(v.get("mean_ms") or 0.0 for v in prof.values())
+        if total is not None and prof:
+            rest = round(total - parts, 2)
+            prow += [[f"×{n}", "其余（RRF 融合、取块、Python 开销；= 整体 − 各步）" if rest >= 0 else
+                      "其余（= 整体 − 各步；为负：各步与整体分开计时，期间机器负载有波动）",
+                      None, None, rest],
+                     [f"×{n}", "**整体 hybrid 检索**", None, None, total]]
+    lines += ["“平均”一列相加等于整体 hybrid 检索的平均耗时；“其余”是未单独计时的部分。", ""]
     lines += _table(["规模", "步骤", "p50", "p95", "平均"], prow)
 
     ans = _get(res["scales"][str(scales[0])], "query", "answer")
@@ -198,46 +224,68 @@ def _growth_md(res: dict) -> list[str]:
     return out
 
 
+SERIES_NAMES = {"ingest_total_s": ("摄取总计", "ingest total"), "ingest_embed_s": ("嵌入", "embed"),
+                "ingest_chroma_s": ("Chroma 写入", "Chroma"), "ingest_bm25_s": ("BM25", "BM25"),
+                "ingest_chunk_s": ("切分", "chunk"), "index_mb": ("索引大小", "index size"),
+                "ingest_rss_mb": ("摄取峰值 RSS", "ingest peak RSS")}
+
+
+def _series_name(key: str, zh: bool) -> str:
+    if key in SERIES_NAMES:
+        return SERIES_NAMES[key][0 if zh else 1]
+    mode, q, _ = key.split("_")  # hybrid_p50_ms
+    return f"{mode} {q}"
+
+
 def plot(res: dict, path: Path) -> Path | None:
-    """scale.png: ingest stages, index size and query latency against the scale (log-log)."""
+    """scale.png: ingest stages, index size and query latency against the scale.
+
+    Several scales: log-log lines, each labelled with its fitted slope. One scale: bars of the
+    measured values (a growth plot needs at least two points).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    try:
-        from rag.evaluation.report import cjk_font
-        font = cjk_font()
-    except ImportError:
-        font = None
-    if font:
-        plt.rcParams["font.sans-serif"] = [font, *plt.rcParams["font.sans-serif"]]
-        plt.rcParams["axes.unicode_minus"] = False
-    zh = font is not None
+    from rag.evaluation.plots import use_cjk_font
+
+    zh = use_cjk_font(plt) is not None
     g = res["growth"]
     xs = g["scales"]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.8))
     panels = [
-        ("摄取耗时 (s)" if zh else "ingest (s)",
+        (("摄取耗时", "ingest time"), "s",
          ["ingest_total_s", "ingest_embed_s", "ingest_chroma_s", "ingest_bm25_s", "ingest_chunk_s"]),
-        ("索引大小 / 摄取峰值 RSS (MB)" if zh else "index size / ingest RSS (MB)",
-         ["index_mb", "ingest_rss_mb"]),
-        ("检索延迟 (ms)" if zh else "retrieval latency (ms)",
-         [f"{m}_{q}_ms" for m in MODES for q in ("p50", "p95")]),
+        (("索引大小 / 摄取峰值内存", "index size / ingest RSS"), "MB", ["index_mb", "ingest_rss_mb"]),
+        (("检索延迟", "retrieval latency"), "ms", [f"{m}_{q}_ms" for m in MODES for q in ("p50", "p95")]),
     ]
-    for ax, (title, keys) in zip(axes, panels):
+    for ax, (title, unit, keys) in zip(axes, panels):
+        keys = [k for k in keys if any(y for y in g[k]["values"])]
+        if len(xs) == 1:
+            vals = [g[k]["values"][0] for k in keys]
+            ax.barh(range(len(keys)), vals, color="#1f77b4")
+            ax.set_yticks(range(len(keys)), [_series_name(k, zh) for k in keys])
+            ax.invert_yaxis()
+            for i, v in enumerate(vals):
+                ax.text(v, i, f" {v:.3g}", va="center", fontsize=8)
+            ax.set_xlabel(unit)
+            ax.set_title(f"{title[0 if zh else 1]}（×{xs[0]}，只有一个规模，无增长曲线）" if zh
+                         else f"{title[1]} (×{xs[0]} only)")
+            continue
         for k in keys:
-            ys = g[k]["values"]
-            if any(y for y in ys):
-                slope = g[k]["slope"]
-                ax.plot(xs, [y if y and y > 0 else float("nan") for y in ys], marker="o",
-                        label=f"{k} (slope {slope})" if slope is not None else k)
+            ys, slope = g[k]["values"], g[k]["slope"]
+            ax.plot(xs, [y if y and y > 0 else float("nan") for y in ys], marker="o",
+                    label=_series_name(k, zh) + (f"（斜率 {round(slope, 2) + 0.0:.2f}）" if zh else f" (slope {round(slope, 2) + 0.0:.2f})")
+                    if slope is not None else _series_name(k, zh))
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xticks(xs, [f"×{x}" for x in xs])
-        ax.set_title(title)
+        ax.set_xlabel("语料规模（倍，对数轴）" if zh else "corpus scale (log)")
+        ax.set_ylabel(f"{unit}（对数轴）" if zh else f"{unit} (log)")
+        ax.set_title(title[0 if zh else 1])
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

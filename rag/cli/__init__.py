@@ -127,6 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--check", metavar="FILE", help="只校验数据集：逐行列出不合格的行")
     sp.add_argument("--limit", type=int, default=None, help="只评测前 N 题")
     sp.add_argument("--quiet", action="store_true", help="不显示进度条")
+    sp.add_argument("--compare", nargs=2, metavar=("OLD.json", "NEW.json"),
+                    help="对比两次评测的 results.json：指标差值、区间、显著性与翻转的题（写到 --out）")
+    sp.add_argument("--tolerance", type=float, default=None,
+                    help="与 --compare 一起用：任一指标下降超过此值则退出码为 1")
+    sp.add_argument("--export-beir", metavar="DIR", help="把金标集导出为 BEIR 格式（corpus/queries/qrels）")
+    sp.add_argument("--save-baseline", metavar="FILE.json",
+                    help="另存一份精简结果，供 --compare 作基线（如 tests/data/dev-baseline.json）")
     sp.set_defaults(func=cmd_eval)
     sp = sub.add_parser("quiz", help="出题：填空、单选、多选、判断（可选出处题），附答案与出处")
     sp.add_argument("--chapters", help="只从这些章出题，逗号分隔，如 2,3（0 = 通知及序言；默认全部）")

@@ -45,7 +45,7 @@ def run_cli(args, settings) -> int:
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
-    met = [t for t in res["targets"] if t["met"] is not None]
-    print(f"基准测试完成：{sum(t['met'] for t in met)}/{len(met)} 项达标 → "
-          f"{out_dir / 'results.md'}")
+    from rag.bench.report import console_summary
+
+    print(console_summary(res, out_dir / "results.md"))
     return 0

@@ -2,7 +2,7 @@
 
 hit@k, recall@k, MRR@10 and nDCG@10 of one ranking against a gold set, at section level and at
 chapter level (the ranked sections' chapters, deduplicated in ranking order); per-metric means;
-percentiles; the Arabic numbers of a text (for key-number matching).
+and percentiles.
 
 Not handled here: reading datasets (dataset.py), running retrieval (runner.py).
 """
@@ -10,7 +10,6 @@ Not handled here: reading datasets (dataset.py), running retrieval (runner.py).
 from __future__ import annotations
 
 import math
-import re
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -92,12 +91,3 @@ def mean_metrics(rows: list[dict[str, float]]) -> dict[str, float]:
     out = {name: float(np.mean([r[name] for r in rows])) for name in rows[0]}
     out["n"] = len(rows)
     return out
-
-
-_NUM = re.compile(r"\d+(?:\.\d+)?")
-_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
-
-
-def key_numbers(text: str) -> list[str]:
-    """Arabic numbers in a text (``1,200`` read as 1200), in order, each once."""
-    return dedupe(_NUM.findall(_THOUSANDS.sub("", text or "")))

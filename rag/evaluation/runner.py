@@ -2,15 +2,17 @@
 
 Modes are the retriever's bm25, dense and hybrid, plus ``naive`` (baseline.py). Unanswerable
 questions are excluded from retrieval metrics. With ``answers=True`` the answering pipeline is
-run too: citation precision/recall, refusal accuracy on unanswerable questions, false refusals,
-key-number match. :func:`evaluate` returns the results dict and, given ``out_dir``, writes it.
+run too (rows with ``history`` as follow-ups, after one untimed warm-up question): citation
+precision/recall, refusals, key quantities, keys, character F1 (answers.py). Rows with history
+are retrieved with the follow-up rewrite (rag.followup) the pipeline would use. Every failure is
+collected (failures.py) and every headline figure gets an interval and paired tests (stats.py).
+:func:`evaluate` returns the results dict and, given ``out_dir``, writes it.
 
 Not handled here: writing report files and plots (report.py), the ``eval`` CLI (rag/cli/evaluate.py).
 """
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from pathlib import Path
@@ -22,14 +24,16 @@ from rag import __version__
 from rag.config import MODES as RETRIEVER_MODES
 from rag.config import Settings
 from rag.corpus import load_corpus
+from rag.evaluation import failures
+from rag.evaluation.answers import answer_record, answer_summary
 from rag.evaluation.baseline import NAIVE_CHUNK_SIZE, NAIVE_OVERLAP, NaiveRetriever
 from rag.evaluation.dataset import TYPES, DatasetError, GoldQuestion, file_sha256, load_dataset
-from rag.evaluation.metrics import (DEFAULT_KS, DEPTH, Key, dedupe, key_numbers, mean_metrics,
-                                    percentile, question_metrics)
+from rag.evaluation.metrics import (DEFAULT_KS, DEPTH, Key, mean_metrics, percentile,
+                                    question_metrics)
+from rag.evaluation.stats import uncertainty
 
 # the retriever's modes (rag.config.MODES) in report order, plus the naive LlamaIndex recipe
 MODES = RETRIEVER_MODES + ("naive",)
-_MARKER = re.compile(r"\[\d+\]")
 
 
 def _rank(mode: str, question: str, retriever, naive, depth: int) -> tuple[list[Key], float]:
@@ -41,45 +45,13 @@ def _rank(mode: str, question: str, retriever, naive, depth: int) -> tuple[list[
     return keys, time.perf_counter() - t
 
 
-def answer_record(q: GoldQuestion, answer) -> dict:
-    """Per-question answer metrics for one rag.answering.Answer."""
-    cited = dedupe(c.key for c in answer.citations)
-    rec = {"refused": bool(answer.refused), "cited": [list(c) for c in cited],
-           "text": answer.text}
-    if not q.answerable:
-        return rec
-    gold = set(q.gold)
-    rec["precision"] = (sum(c in gold for c in cited) / len(cited)) if cited else None
-    rec["recall"] = 0.0 if answer.refused else len(gold & set(cited)) / len(gold)
-    nums = key_numbers(q.answer)
-    if nums:
-        # [n] citation markers are not numbers the answer states
-        found = set(key_numbers(_MARKER.sub("", answer.text))) if not answer.refused else set()
-        rec["numbers"] = sum(n in found for n in nums) / len(nums)
-    return rec
+def retrieval_query(q: GoldQuestion) -> str:
+    """What retrieval is scored on: the question, or its follow-up rewrite given the history."""
+    if not q.history:
+        return q.question
+    from rag.followup import rewrite_followup
 
-
-def answer_summary(questions: list[GoldQuestion], records: list[dict],
-                   seconds: list[float]) -> dict:
-    """Aggregate answer metrics; precision over answers that cite, recall over answerable."""
-    ans = [(q, r) for q, r in zip(questions, records) if q.answerable]
-    una = [r for q, r in zip(questions, records) if not q.answerable]
-    prec = [r["precision"] for _, r in ans if r.get("precision") is not None]
-    nums = [r["numbers"] for _, r in ans if "numbers" in r]
-
-    def avg(xs):
-        return float(np.mean(xs)) if xs else None
-
-    return {
-        "citation_precision": avg(prec), "citation_recall": avg([r["recall"] for _, r in ans]),
-        "refusal_accuracy": avg([float(r["refused"]) for r in una]),
-        "false_refusal_rate": avg([float(r["refused"]) for _, r in ans]),
-        "key_number_match": avg(nums), "key_number_all": avg([float(x == 1.0) for x in nums]),
-        "n_answerable": len(ans), "n_unanswerable": len(una), "n_cited": len(prec),
-        "n_with_numbers": len(nums),
-        "latency_ms": {"p50": percentile(seconds, 50) * 1000,
-                       "p95": percentile(seconds, 95) * 1000},
-    }
+    return rewrite_followup(q.question, list(q.history)).standalone
 
 
 def summarize(questions: list[GoldQuestion], per_q: list[dict], modes: Sequence[str]) -> dict:
@@ -105,20 +77,29 @@ def summarize(questions: list[GoldQuestion], per_q: list[dict], modes: Sequence[
     return out
 
 
-def worst_types(questions, per_q, summary, mode: str, n: int = 3) -> list[dict]:
-    """The n question types with the lowest section hit@5 (MRR breaks ties), each with a miss."""
-    by_type = summary[mode]["section"]["by_type"]
-    metric = "hit@5" if "hit@5" in next(iter(by_type.values()), {}) else f"mrr@{DEPTH}"
-    ranked = sorted(by_type, key=lambda t: (by_type[t][metric], by_type[t][f"mrr@{DEPTH}"]))
-    out = []
-    for t in ranked[:n]:
-        rows = [(q, r) for q, r in zip(questions, per_q) if q.type == t]
-        q, r = min(rows, key=lambda qr: qr[1]["modes"][mode]["metrics"]["section"][f"mrr@{DEPTH}"])
-        out.append({"type": t, "metric": metric, "value": by_type[t][metric],
-                    "mrr": by_type[t][f"mrr@{DEPTH}"], "n": by_type[t]["n"],
-                    "example": {"id": q.id, "question": q.question, "gold": r["gold_labels"],
-                                "top3": r["modes"][mode]["labels"][:3]}})
-    return out
+def _calibration(settings: Settings, dataset: Path | str) -> dict | None:
+    """Where the refusal threshold came from, and whether it was tuned on this dataset."""
+    import json
+
+    from rag.refusal import CALIBRATION_FILE, DEFAULT_CALIBRATION
+
+    if settings.refusal_threshold:
+        return {"source": "settings", "same_dataset": None}
+    local = Path(settings.data_dir) / CALIBRATION_FILE
+    path = local if local.exists() else DEFAULT_CALIBRATION
+    try:
+        info = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    tuned = info.get("dataset")
+    same = None if not tuned else Path(tuned).name == Path(dataset).name
+    return {"source": str(path), "dataset": tuned, "same_dataset": same,
+            "created": info.get("created")}
+
+
+def _breakdown(ks: Sequence[int]) -> str:
+    """The cut-off of breakdowns and misses: hit@5 when asked for, else the largest k ≤ 10."""
+    return "hit@5" if 5 in ks else f"hit@{max([k for k in ks if k <= DEPTH] or [min(ks)])}"
 
 
 def _settings_snapshot(settings: Settings) -> dict:
@@ -132,7 +113,7 @@ def _settings_snapshot(settings: Settings) -> dict:
 def evaluate(dataset: Path | str, settings: Settings, *, modes: Sequence[str] = MODES,
              ks: Sequence[int] = DEFAULT_KS, answers: bool = False,
              out_dir: Path | str | None = None, progress: bool = True,
-             limit: int | None = None) -> dict:
+             limit: int | None = None, only_ids: Sequence[str] | None = None) -> dict:
     """Run the suite on one dataset and (if ``out_dir``) write the report files.
 
     Args:
@@ -144,6 +125,7 @@ def evaluate(dataset: Path | str, settings: Settings, *, modes: Sequence[str] = 
         out_dir: where report.md, results.json, per_question.csv and the plots go.
         progress: show progress bars.
         limit: only the first N questions (quick looks).
+        only_ids: only these question ids (a fixed subset, e.g. a committed baseline's).
 
     Raises:
         DatasetError: unreadable or invalid dataset; RagError from the index or answerer.
@@ -165,6 +147,9 @@ def evaluate(dataset: Path | str, settings: Settings, *, modes: Sequence[str] = 
     if corpus.content_hash != retriever.index.manifest.corpus_hash:
         raise DatasetError("索引与当前语料不一致：请先运行 python -m rag ingest")
     questions = load_dataset(dataset, corpus)[:limit]
+    if only_ids is not None:
+        wanted = set(only_ids)
+        questions = [q for q in questions if q.id in wanted]
     naive = NaiveRetriever(corpus, settings, retriever.embedder, progress) \
         if "naive" in modes else None
     labels = {(s.doc_id, s.chapter, s.section): s.label for s in corpus.sections}
@@ -175,23 +160,30 @@ def evaluate(dataset: Path | str, settings: Settings, *, modes: Sequence[str] = 
         from rag.answering import Pipeline
 
         pipeline = Pipeline.from_settings(settings)
+    warm = questions[0].question if questions else "规划"
     for mode in modes:  # first calls load jieba, Chroma segments, ONNX sessions: not latency
-        _rank(mode, questions[0].question if questions else "规划", retriever, naive, depth)
+        _rank(mode, warm, retriever, naive, depth)
+    if pipeline is not None:
+        pipeline.ask(warm)  # the first answer loads the sentence scorer: not latency either
     per_q, ans_records, ans_secs = [], [], []
     for q in tqdm(questions, desc="评测", unit="题", disable=not progress, file=sys.stderr):
+        query = retrieval_query(q)
         rec = {"id": q.id, "question": q.question, "type": q.type,
                "gold": [list(k) for k in q.gold], "gold_labels": [labels[k] for k in q.gold],
-               "modes": {}}
+               "reference": q.answer, "keys": list(q.keys), "modes": {}}
+        if q.history:
+            rec["history"], rec["retrieval_query"] = list(q.history), query
         for mode in modes:
-            keys, secs = _rank(mode, q.question, retriever, naive, depth)
+            keys, secs = _rank(mode, query, retriever, naive, depth)
             m = question_metrics(keys, q.gold, curve_ks) if q.answerable else {}
             rec["modes"][mode] = {"ranked": [list(k) for k in keys], "seconds": secs,
-                                  "labels": [labels.get(k, str(k)) for k in keys], "metrics": m}
+                                  "labels": [labels.get(k, str(k)) for k in keys], "metrics": m,
+                                  "rank": failures.gold_rank(keys, q.gold)}
         if pipeline is not None:
             t = time.perf_counter()
-            answer = pipeline.ask(q.question)
+            answer = pipeline.ask(q.question, history=list(q.history) or None)
             ans_secs.append(time.perf_counter() - t)
-            rec["answer"] = answer_record(q, answer)
+            rec["answer"] = answer_record(q, answer, labels)
             rec["answer"]["answerer"] = answer.answerer
             ans_records.append(rec["answer"])
         per_q.append(rec)
@@ -208,16 +200,20 @@ def evaluate(dataset: Path | str, settings: Settings, *, modes: Sequence[str] = 
                   "embedder": retriever.index.manifest.embedder,
                   "corpus_hash": retriever.index.manifest.corpus_hash,
                   "counts": retriever.index.manifest.counts},
-        "modes": list(modes), "ks": ks, "curve_ks": curve_ks, "depth": depth,
+        "modes": list(modes), "ks": ks, "breakdown": _breakdown(ks), "mrr_cut": DEPTH,
+        "curve_ks": curve_ks, "depth": depth,
         "naive": ({"nodes": naive.nodes, "chunk_size": NAIVE_CHUNK_SIZE,
                    "chunk_overlap": NAIVE_OVERLAP, "embedded_now": naive.embedded}
                   if naive else None),
         "retrieval": summary,
-        "worst_types": {"mode": focus, "types": worst_types(questions, per_q, summary, focus)}
+        "uncertainty": uncertainty(questions, per_q, modes, summary),
+        "failures": failures.collect(questions, per_q, focus),
+        "weakest": failures.weakest(questions, per_q, summary, focus, _breakdown(ks))
         if any(q.answerable for q in questions) else None,
         "answers": (answer_summary(questions, ans_records, ans_secs)
                     | {"answerer": pipeline.answerer.name,
-                       "refusal_threshold": getattr(pipeline.answerer, "threshold", None)})
+                       "refusal_threshold": getattr(pipeline.answerer, "threshold", None),
+                       "calibration": _calibration(settings, dataset)})
         if pipeline else None,
         "chapter_titles": {str(c): t for d in corpus.documents for c, t in d.chapters().items()},
     }
@@ -225,4 +221,5 @@ def evaluate(dataset: Path | str, settings: Settings, *, modes: Sequence[str] = 
         from rag.evaluation.report import write_report
 
         write_report(results, per_q, Path(out_dir))
+    results["questions"] = per_q
     return results
