@@ -8,6 +8,7 @@ becomes one line on stderr and exit status 1 (2 for usage errors); no tracebacks
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from rag.config import MODES, load_settings
@@ -17,52 +18,15 @@ from rag.errors import RagError
 # ------------------------------------------------------------------ commands
 
 
-def cmd_ingest(args, settings) -> int:
-    from rag.cli.index import run_ingest
+def command(target: str):
+    """The handler ``module:function`` of a command, imported only when that command runs
+    (a search must not pay for importing the evaluation suite)."""
+    module, name = target.split(":")
 
-    return run_ingest(args, settings)
+    def run(args, settings) -> int:
+        return getattr(importlib.import_module(module), name)(args, settings)
 
-
-def cmd_search(args, settings) -> int:
-    from rag.cli.index import run_search
-
-    return run_search(args, settings)
-
-
-def cmd_ask(args, settings) -> int:
-    from rag.cli.ask import run_cli
-
-    return run_cli(args, settings)
-
-
-def cmd_eval(args, settings) -> int:
-    from rag.cli.evaluate import run_cli
-
-    return run_cli(args, settings)
-
-
-def cmd_quiz(args, settings) -> int:
-    from rag.cli.quiz import run_cli
-
-    return run_cli(args, settings)
-
-
-def cmd_feedback(args, settings) -> int:
-    from rag.cli.feedback import run_cli
-
-    return run_cli(args, settings)
-
-
-def cmd_targets(args, settings) -> int:
-    from rag.cli.targets import run_cli
-
-    return run_cli(args, settings)
-
-
-def cmd_bench(args, settings) -> int:
-    from rag.cli.bench import run_cli
-
-    return run_cli(args, settings)
+    return run
 
 
 # ------------------------------------------------------------------ parser
@@ -85,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="等待另一个构建的最长秒数（默认 1800，RAG_LOCK_TIMEOUT）")
     sp.add_argument("--export-cache", action="store_true",
                     help="维护者用：把当前索引的向量导出为随语料发布的嵌入缓存 corpus/cache/")
-    sp.set_defaults(func=cmd_ingest)
+    sp.set_defaults(func=command("rag.cli.index:run_ingest"))
 
     sp = sub.add_parser("search", help="检索：列出最相关的章节及片段")
     sp.add_argument("question", nargs="?", help="问题")
@@ -95,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help="输出 JSON")
     sp.add_argument("--batch", metavar="FILE.jsonl",
                     help="批量：每行一个 {\"id\",\"question\"}，每行输出一个 JSON")
-    sp.set_defaults(func=cmd_search)
+    sp.set_defaults(func=command("rag.cli.index:run_search"))
 
     sp = sub.add_parser("ask", help="问答：给出带章节引用的答案")
     sp.add_argument("question", nargs="?", help="问题")
@@ -114,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--save", metavar="FILE.json", help="校准结果写到此文件（如 eval/refusal.json）")
     sp.add_argument("--folds", type=int, default=5,
                     help="校准时做 k 折交叉验证，报告折外（out-of-fold）拒答率（默认 5；0 = 不做）")
-    sp.set_defaults(func=cmd_ask)
+    sp.set_defaults(func=command("rag.cli.ask:run_cli"))
 
     sp = sub.add_parser("eval", help="离线评测：检索与回答指标、基线对比、报告与图表")
     sp.add_argument("--dataset", nargs="+", metavar="FILE",
@@ -134,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--export-beir", metavar="DIR", help="把金标集导出为 BEIR 格式（corpus/queries/qrels）")
     sp.add_argument("--save-baseline", metavar="FILE.json",
                     help="另存一份精简结果，供 --compare 作基线（如 tests/data/dev-baseline.json）")
-    sp.set_defaults(func=cmd_eval)
+    sp.set_defaults(func=command("rag.cli.evaluate:run_cli"))
     sp = sub.add_parser("quiz", help="出题：填空、单选、多选、判断（可选出处题），附答案与出处")
     sp.add_argument("--chapters", help="只从这些章出题，逗号分隔，如 2,3（0 = 通知及序言；默认全部）")
     sp.add_argument("--sections", help="只从这些节出题，章.节 逗号分隔，如 2.1,2.3（0 = 章首）")
@@ -151,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="已发过的题：quiz JSON 文件或存放它们的题库文件夹，其中的句子不再出题")
     sp.add_argument("--coverage", metavar="FILE", help="把各章节的覆盖情况（Markdown 表）写到此文件")
     sp.add_argument("--date", help="印在试卷上的日期 YYYY-MM-DD（默认今天）")
-    sp.set_defaults(func=cmd_quiz)
+    sp.set_defaults(func=command("rag.cli.quiz:run_cli"))
     sp = sub.add_parser("bench", help="基准测试：摄取与查询开销、内存、并发与规模")
     sp.add_argument("--scale", help="语料复制倍数，逗号分隔（默认 1,4,16；--smoke 时为 1）")
     sp.add_argument("--queries", type=int, default=None,
@@ -167,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-naive", action="store_true", help="不测朴素基线")
     sp.add_argument("--smoke", action="store_true", help="冒烟测试：×1、5 题、1–2 个客户端")
     sp.add_argument("--quiet", action="store_true", help="不输出进度")
-    sp.set_defaults(func=cmd_bench)
+    sp.set_defaults(func=command("rag.cli.bench:run_cli"))
     sp = sub.add_parser("targets", help="目标一览：规划中的量化目标与实绩，可筛选、导出")
     sp.add_argument("--chapter", type=int, default=None, help="只列第 N 章")
     sp.add_argument("--year", help="时间：2025（含十四五、十四五末）、2020（含十三五）、2035 …")
@@ -177,13 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", metavar="FILE", help="输出文件（xlsx 必填）；不指定时打印到标准输出")
     sp.add_argument("--score", action="store_true", help="按金标 eval/targets_gold.jsonl 给抽取打分")
     sp.add_argument("--gold", metavar="FILE.jsonl", help="--score 用的金标文件")
-    sp.set_defaults(func=cmd_targets)
+    sp.set_defaults(func=command("rag.cli.targets:run_cli"))
 
     sp = sub.add_parser("feedback", help="用户反馈：导出为评测数据格式（供评测人员审核）或统计")
     sp.add_argument("action", choices=["export", "stats"], help="export 导出 JSONL；stats 统计")
     sp.add_argument("--out", metavar="FILE.jsonl", help="export 的输出文件")
     sp.add_argument("--since", metavar="YYYY-MM-DD", help="只导出该日（UTC）及以后的反馈")
-    sp.set_defaults(func=cmd_feedback)
+    sp.set_defaults(func=command("rag.cli.feedback:run_cli"))
     return p
 
 
