@@ -113,7 +113,8 @@ class Section:
             chapter = f"{head_name('篇', self.part)} {self.part_title} > {chapter}"
         if self.chapter == 0 or self.section == 0:
             return chapter
-        return f"{chapter} > {head_name('节', self.section, self.numbering)} {self.section_title}"
+        gap = "" if self.numbering == ITEMS else " "
+        return f"{chapter} > {head_name('节', self.section, self.numbering)}{gap}{self.section_title}"
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,9 @@ def decode_text(data: bytes, path: str) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        if data.count(b"\x00") > len(data) // 4:  # UTF-16 without a BOM: every other byte 0
+        newlines = max(1, data.count(b"\n"))
+        if len(data) % 2 == 0 and max(data.count(b"\n\x00"), data.count(b"\x00\n")) >= newlines * 0.9:
+            # UTF-16 without a BOM: every line break is a 0 byte beside \n
             raise CorpusError(f"文件像是 UTF-16 编码，请先转换为 UTF-8：{_iconv('UTF-16', path)}",
                               file=path) from None
         try:
