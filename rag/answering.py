@@ -116,19 +116,20 @@ class Answerer(ABC):
     def display_name(self) -> str:
         return self.name
 
-    def answer(self, question: str, history=None, chapter: int | None = None) -> Answer:
+    def answer(self, question: str, history=None, chapter: int | None = None, *,
+               doc_id: str | None = None) -> Answer:
         """Answer a question (optionally a follow-up to ``history``, within ``chapter``)."""
         final = None
-        for item in self.stream(question, history=history, chapter=chapter):
+        for item in self.stream(question, history=history, chapter=chapter, doc_id=doc_id):
             if isinstance(item, Answer):
                 final = item
         assert final is not None, "stream() must end with an Answer"
         return final
 
-    def stream(self, question: str, history=None,
-               chapter: int | None = None) -> Iterator[str | Answer]:
+    def stream(self, question: str, history=None, chapter: int | None = None, *,
+               doc_id: str | None = None) -> Iterator[str | Answer]:
         """Text deltas, then the final :class:`Answer` as the last item."""
-        query = self.prepare(question, history, chapter)
+        query = self.prepare(question, history, chapter, doc_id=doc_id)
         yield from self._stream(query)
 
     def rewrite(self, question: str, history) -> tuple[str, int | None, tuple | None]:
@@ -136,8 +137,10 @@ class Answerer(ABC):
         r = rewrite_followup(question, history)
         return r.standalone, r.chapter, r.section
 
-    def prepare(self, question: str, history=None, chapter: int | None = None) -> Query:
-        """Validate, rewrite a follow-up, retrieve, score sentences and decide refusal."""
+    def prepare(self, question: str, history=None, chapter: int | None = None, *,
+                doc_id: str | None = None) -> Query:
+        """Validate, rewrite a follow-up, retrieve (within ``doc_id`` when given), score
+        sentences and decide refusal."""
         t0 = time.perf_counter()
         max_chars = self.settings.max_question_chars
         q, notice = clean_question(question, max_chars)
@@ -150,7 +153,7 @@ class Answerer(ABC):
         if chapter is None:
             chapter = inherited
         t1 = time.perf_counter()
-        found = self.retriever.retrieve(standalone, chapter=chapter)
+        found = self.retriever.retrieve(standalone, chapter=chapter, doc_id=doc_id)
         hits = found.hits if focus is None else self._focus(found.hits, focus)
         qvec = found.qvec or self.retriever.embedder.get_query_embedding(standalone)
         t2 = time.perf_counter()
@@ -308,11 +311,12 @@ class Pipeline:
         return cls(settings, retriever,
                    get_answerer(answerer or settings.answerer, settings, retriever))
 
-    def ask(self, question: str, history=None, chapter: int | None = None) -> Answer:
-        """Answer one question."""
-        return self.answerer.answer(question, history=history, chapter=chapter)
+    def ask(self, question: str, history=None, chapter: int | None = None, *,
+            doc_id: str | None = None) -> Answer:
+        """Answer one question (``doc_id``: only search that document)."""
+        return self.answerer.answer(question, history=history, chapter=chapter, doc_id=doc_id)
 
-    def stream(self, question: str, history=None,
-               chapter: int | None = None) -> Iterator[str | Answer]:
+    def stream(self, question: str, history=None, chapter: int | None = None, *,
+               doc_id: str | None = None) -> Iterator[str | Answer]:
         """Stream one answer: text deltas, then the final Answer."""
-        return self.answerer.stream(question, history=history, chapter=chapter)
+        return self.answerer.stream(question, history=history, chapter=chapter, doc_id=doc_id)

@@ -43,11 +43,13 @@ def build_app(settings: Settings, backend: Backend | None = None) -> tuple[gr.Bl
                 with gr.Column(scale=1, min_width=240):
                     chapter = gr.Dropdown([("全部章节", ALL)], value=ALL, label="章节范围",
                                           interactive=True)
+                    document = gr.Dropdown([("全部文档", ALL)], value=ALL, label="文档范围",
+                                           interactive=True, visible=False)  # >1 document
                     gr.Markdown("**示例问题**（点击即问；“那2035年呢？”是追问）")
                     examples = [gr.Button(q, size="sm", variant="secondary") for q in EXAMPLES]
                     clear = gr.Button("新对话", size="sm", variant="stop")
 
-            chat_io = dict(fn=app.chat, inputs=[msg, chapter, session],
+            chat_io = dict(fn=app.chat, inputs=[msg, chapter, session, document],
                            outputs=[chatbot, session, msg])
             msg.submit(**chat_io, api_name="chat")
             for b in examples:
@@ -109,7 +111,7 @@ def build_app(settings: Settings, backend: Backend | None = None) -> tuple[gr.Bl
                          [quiz_items, q_preview, *downloads], api_name="make_quiz")
 
         gr.api(app.ask, api_name="ask")
-        demo.load(app.startup, outputs=[status, chapter, b_chapter, b_section, q_chapters],
+        demo.load(app.startup, outputs=[status, chapter, b_chapter, b_section, q_chapters, document],
                   api_visibility="private", concurrency_limit=None, show_progress="minimal")
     # questions are CPU-bound and short (extractive ≈ tens of ms); a few in parallel keeps the
     # queue moving for 16–32 clients without oversubscribing two cores
