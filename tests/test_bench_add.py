@@ -20,3 +20,18 @@ def test_new_plan_has_the_structure_but_no_shared_text(tmp_path):
     heads = {h for s in plan.sections for h in (s.chapter_title, s.section_title)}
     shared = [u for u in new_units if u in old_units and not any(h in u for h in heads)]
     assert len(shared) <= len(new_units) // 50  # palindromes and one-character lines only
+
+
+def test_add_task_on_the_tiny_plan(tiny_corpus, tmp_path):
+    from rag.bench.add import task_add
+    from rag.bench.report import _cold_add
+
+    res = task_add({"corpus_dir": str(tiny_corpus), "data_dir": str(tmp_path / "add"),
+                    "embedder": "e5-small-q4"})
+    t = res["timings"]
+    assert res["sections"] == 7 and res["counts"]["documents"] == 2
+    assert res["embedded"] > 0 and res["embedded"] <= res["embed"]["unique_texts"]
+    assert t["add_total"] >= t["embed"] > 0 and all(k in t for k in ("read", "parse_new", "chunk"))
+    assert res["embed"]["tokens"]["sentences"] > 0
+    lines = "\n".join(_cold_add(res))
+    assert "冷添加一份新规划" in lines and "| 嵌入 |" in lines
