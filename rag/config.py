@@ -80,6 +80,13 @@ class Settings(BaseSettings):
     answer_max_sections: int = Field(2, ge=1)
     answer_near_best: float = 0.035
     answer_near_best_other: float = 0.01
+    # a broad question (怎么说/有哪些部署): the best sentence of each section within this of the
+    # best one, up to answer_broad_sections sections (set by judgement, not tuned on dev)
+    answer_broad_sections: int = Field(4, ge=1)
+    answer_broad_margin: float = 0.06
+    # the answer's first sentence: among in-scope top sentences within this of the best score,
+    # the one naming the question's topic words best (judgement; checked once on dev)
+    answer_topic_margin: float = 0.05
     # conversation memory: question–answer pairs kept (the app) and sent to a condense prompt
     history_turns: int = Field(6, ge=0)
     # chroma server (unset: embedded PersistentClient under data_dir)

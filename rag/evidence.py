@@ -42,6 +42,23 @@ _PAST_SECTION = "十三五"  # the review section(s) of the previous plan: past 
 _FUTURE_Q = re.compile(r"到20[2-9]\d|十四五|末|要|目标|计划|将|力争")
 
 
+_PERIOD = re.compile(r"十([一二三四五六七八九])五|(?<!\d)((?:19|20)\d\d)(?!\d)")
+_PERIODS = {"二": "十二五", "三": "十三五", "四": "十四五", "五": "十五五", "六": "十六五"}
+
+
+def periods(text: str) -> frozenset[str]:
+    """The plan periods a text speaks of: 十三五/十四五…, with years mapped to their period
+    (2021–2025 → 十四五, 2016–2020 → 十三五) and far years kept as they are (2035)."""
+    out = set()
+    for m in _PERIOD.finditer(text):
+        if m.group(1):
+            out.add(_PERIODS.get(m.group(1), m.group(0)))
+            continue
+        year = int(m.group(2))
+        out.add("十三五" if 2016 <= year <= 2020 else "十四五" if 2021 <= year <= 2025 else str(year))
+    return frozenset(out)
+
+
 def asked_unit(question: str) -> str | None:
     """The unit a 多少/几 question asks for (多少家 → 家), '%' for shares, else None."""
     m = re.search(r"(?:多少|几)(\S{0,4})", question)
@@ -92,6 +109,23 @@ def is_statement(text: str) -> bool:
     return bool(_CLAUSE_MARKS.search(text.rstrip(":：")) or len(text) >= 25)
 
 
+_ANNOUNCES = re.compile(r"(以下|如下)[^，,。；;]{0,16}[。:：]$|[:：]$")
+
+
+def is_announcement(text: str) -> bool:
+    """A sentence that only announces what follows (…要努力实现以下主要目标。 / …远景目标是:)."""
+    return bool(_ANNOUNCES.search(text.strip()))
+
+
+def _names(word: str, text: str) -> bool:
+    """Whether ``text`` names ``word``: as a substring, or through all of its parts
+    (粮食产量 in 「粮食总产量」)."""
+    if word in text:
+        return True
+    parts = [t for t in tokenize(word) if t != word]
+    return bool(parts) and all(t in text for t in parts)
+
+
 class SentenceScorer:
     """Holds every sentence's vector and tokens; scores candidates for a question."""
 
@@ -103,8 +137,15 @@ class SentenceScorer:
         for u in units:
             if is_statement(u.text):
                 self.sentences.setdefault(u.key, []).append(u)
+        self._frame: dict[str, frozenset[str]] = {}  # sentence id -> periods it speaks of
         for key in self.sentences:
             self.sentences[key].sort(key=lambda u: u.ordinal)
+            current: frozenset[str] = frozenset()
+            for u in self.sentences[key]:
+                own = periods(u.text)
+                if is_announcement(u.text):  # 我省到2035年的远景目标是: frames what follows
+                    current = own
+                self._frame[u.id] = own or current
         got = index.sentence_store._collection.get(include=["embeddings"])
         vecs = np.asarray(got["embeddings"], dtype=np.float32)
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True) + 1e-12
@@ -149,6 +190,15 @@ class SentenceScorer:
             return 0.0
         return sum(self.idf(t) for t in q_tokens if t in tokens) / total
 
+    def text_coverage(self, words: list[str], text: str) -> float:
+        """IDF-weighted share of ``words`` that occur in ``text`` as substrings (煤 in 原煤):
+        for topic words, where jieba's segmentation of question and plan may differ."""
+        total = sum(self.idf(w) for w in words)
+        if total <= 0:
+            return 0.0
+        low = text.lower()
+        return sum(self.idf(w) for w in words if _names(w, low)) / total
+
     def section_tokens(self, key: tuple) -> set[str]:
         """Tokens of a section's heading path and text (cached)."""
         if key not in self._sec_cache:
@@ -190,4 +240,7 @@ class SentenceScorer:
             sec_text = self.index.section(*hit.key).text
             if any(y not in sec_text for y in years):
                 return False
+        asked, frame = periods(question), self._frame.get(unit.id, frozenset())
+        if asked and frame and not asked & frame:
+            return False  # a 2035 goal asked, a 十四五 target found (or the reverse)
         return True

@@ -4,10 +4,14 @@ A question is a follow-up when history holds an earlier user question and the ne
 elliptical: it starts with 那/还有/具体/这… or refers to 这一节/这一章, and names at most a
 couple of topic words of its own. Then:
 
-- 那2035年呢？ after a question with a year → the earlier question with the year replaced;
-- 这一节还提到什么？ → the section cited in the last answer becomes the focus (and its
-  chapter the filter);
+- 那2035年呢？ → the earlier question in the new time frame (its year or 十四五/十四五末
+  replaced, or the frame put in front when it named none);
+- 具体有哪些措施？/ 还有哪些？/ 这一节还说了什么？ → "more": the sections cited in the last
+  answer (这一节: the first one) are the focus, and what that answer already quoted is
+  passed on so that only the sections' other points are given;
+- 它/这个/该… → the pronoun replaced by the earlier question's topic;
 - otherwise the earlier question's topic terms are put in front: 关于汾河治理：具体有哪些措施？
+A question with no earlier turn is always standalone.
 
 With an LLM configured, answering.py uses the condense prompt instead and falls back here.
 
@@ -26,6 +30,12 @@ _ELLIPTICAL = re.compile(r"^(那么?|那个|还有|另外|其中|具体|这|该|
 _SECTION_REF = re.compile(r"这一?节|本节|该节|这一?部分|这部分|上面|上述|刚才")
 _CHAPTER_REF = re.compile(r"这一?章|本章|该章")
 _YEAR = re.compile(r"(?:19|20)\d\d年?")
+# a time frame: a year (到2035年, 2020年底) or a plan period (“十四五”时期, 十四五末)
+_FRAME = re.compile(r"(?:到|至)?(?:(?:19|20)\d\d年?(?:底|末)?|“?十[一二三四五六七八九]五”?(?:时期|期间|末)?)")
+_MORE = re.compile(r"具体(有|是|包括)?(哪些|什么|啥)?(措施|举措|做法|内容|安排|部署|任务|要求)|"
+                   r"还有(哪些|什么|啥|别的|其他)|还(说|讲|提|写)了?(什么|哪些|啥)|其他(内容|方面|措施)|"
+                   r"详细(说说|讲讲|介绍)|展开(说|讲)|(有哪些|什么)(措施|举措)")
+_PRONOUN = re.compile(r"^(那么?)?(它们|它|这个|这项|这些|该项|该|其|此)")
 _LABEL = re.compile(r"「(第([零〇一二两三四五六七八九十百]+)章(?:\s*第([零〇一二两三四五六七八九十百]+)节)?[^」]*)」")
 _QUESTION_WORDS = frozenset("哪些 什么 多少 怎么 怎样 如何 要求 措施 内容 目标 达到 提到 还有 具体 呢".split())
 
@@ -38,6 +48,8 @@ class Rewrite:
     chapter: int | None = None  # chapter filter inherited from 这一章/这一节
     section: tuple[int, int] | None = None  # (chapter, section) to focus on, from 这一节
     rewritten: bool = False
+    more: tuple[tuple[int, int], ...] = ()  # "more" follow-up: sections whose other points to give
+    shown: str = ""  # the last answer's text (what was already quoted), for a "more" follow-up
 
 
 def _user_turns(history) -> list[str]:
@@ -45,19 +57,30 @@ def _user_turns(history) -> list[str]:
             if isinstance(t, dict) and t.get("role") == "user" and isinstance(t.get("content"), str)]
 
 
-def _last_cited(history) -> tuple[int, int, str] | None:
-    """(chapter, section, label) of the first source listed in the last assistant answer."""
+def _last_answer(history) -> str:
     for turn in reversed(history or []):
         if isinstance(turn, dict) and turn.get("role") == "assistant":
-            m = _LABEL.search(str(turn.get("content", "")))
-            if m:
-                try:
-                    return (cn_to_int(m.group(2)), cn_to_int(m.group(3)) if m.group(3) else 0,
-                            m.group(1))
-                except ValueError:
-                    return None
-            return None
-    return None
+            return str(turn.get("content", ""))
+    return ""
+
+
+def _cited(history) -> list[tuple[int, int, str]]:
+    """(chapter, section, label) of every source listed in the last assistant answer, in order."""
+    out = []
+    for m in _LABEL.finditer(_last_answer(history)):
+        try:
+            key = (cn_to_int(m.group(2)), cn_to_int(m.group(3)) if m.group(3) else 0, m.group(1))
+        except ValueError:
+            continue
+        if key[:2] not in [k[:2] for k in out]:
+            out.append(key)
+    return out
+
+
+def _last_cited(history) -> tuple[int, int, str] | None:
+    """(chapter, section, label) of the first source listed in the last assistant answer."""
+    cited = _cited(history)
+    return cited[0] if cited else None
 
 
 def topic_terms(question: str) -> list[str]:
@@ -88,20 +111,31 @@ def rewrite_followup(question: str, history) -> Rewrite:
     # the earlier question may itself have been a follow-up: rewrite it first
     prev = rewrite_followup(turns[-1], _history_before_last_user(history)).standalone
     cited = _last_cited(history)
+    topic = "".join(topic_terms(prev)[:4])
+    if _MORE.search(q) and cited is not None:
+        sections = (cited[:2],) if _SECTION_REF.search(q) else tuple(c[:2] for c in _cited(history))
+        label = cited[2] if _SECTION_REF.search(q) else (topic or cited[2])
+        body = _SECTION_REF.sub("", q).lstrip("还又那")
+        return Rewrite(f"{label}：{body}", chapter=cited[0] if len(sections) == 1 else None,
+                       rewritten=True, more=sections, shown=_last_answer(history))
     if _SECTION_REF.search(q) and cited is not None:
         body = _SECTION_REF.sub("", q).lstrip("还又")
         return Rewrite(f"{cited[2]}{body}", chapter=cited[0], section=cited[:2], rewritten=True)
     if _CHAPTER_REF.search(q) and cited is not None:
         body = _CHAPTER_REF.sub("", q)
-        topic = "".join(topic_terms(prev)[:4])
         return Rewrite(f"第{cited[2].split('章')[0][1:]}章中关于{topic}{body}", chapter=cited[0],
                        rewritten=True)
-    new_year = _YEAR.search(q)
-    if new_year and _YEAR.search(prev):
-        year = new_year.group(0).rstrip("年") + "年"
-        return Rewrite(_YEAR.sub(year, prev, count=1), rewritten=True)
+    new_frame = _FRAME.search(q)
+    if new_frame and len(topic_terms(_FRAME.sub("", q))) <= 1:
+        frame = new_frame.group(0)
+        if frame[0].isdigit() and not frame.endswith(("年", "底", "末")):
+            frame += "年"
+        old = _FRAME.search(prev)
+        return Rewrite(_FRAME.sub(frame, prev, count=1) if old else f"{frame}{prev}",
+                       rewritten=True)
     body = re.sub(r"^(那么?|还有|另外|那个)", "", q).strip()
-    topic = "".join(topic_terms(prev)[:4])
+    if _PRONOUN.match(body) and topic:
+        return Rewrite(_PRONOUN.sub(topic, body, count=1), rewritten=True)
     return Rewrite(f"关于{topic}：{body}" if topic else f"{prev}；{body}", rewritten=True)
 
 

@@ -14,6 +14,7 @@ Not handled here: retrieval and refusal scoring (answering.py, refusal.py).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from pathlib import Path
@@ -86,19 +87,19 @@ class LLMAnswerer(Answerer):
     def rewrite(self, question: str, history):
         """Condense a follow-up with the LLM; the rule keeps the chapter/section focus."""
         rule = rewrite_followup(question, history)
-        if not is_followup(question, history):
-            return rule.standalone, rule.chapter, rule.section
+        if not is_followup(question, history) or rule.more:
+            return rule
         turns = [t for t in history if isinstance(t, dict) and t.get("role") in
                  ("user", "assistant")][-2 * self.settings.history_turns:]
         try:
             prompt = load_prompt("condense", history=turns, question=question)
             text = self._chat([{"role": "user", "content": prompt}]).strip().splitlines()
         except LLM_ERRORS:  # the endpoint failed: the rule-based rewrite still works
-            return rule.standalone, rule.chapter, rule.section
+            return rule
         out = text[0].strip() if text else ""
         if 2 <= len(out) <= self.settings.max_question_chars:
-            return out, rule.chapter, rule.section
-        return rule.standalone, rule.chapter, rule.section
+            return dataclasses.replace(rule, standalone=out)
+        return rule
 
     def _stream(self, query: Query) -> Iterator[str | Answer]:
         if query.refused or not query.hits:  # the same refusal rule as the extractive answerer
@@ -141,9 +142,10 @@ class LLMAnswerer(Answerer):
         if citations:
             body += "\n\n来源：\n" + "\n".join(f"[{c.n}] 「{c.label}」" for c in citations)
         notice = _join(query.notice, REMOVED_NOTICE.format(n=removed) if removed else None)
+        first = next((line.strip() for line in text.splitlines() if line.strip()), None)
         return Answer(query.question, query.standalone, body, False, self.name,
                       tuple(citations), query.hits, notice, removed, query.support,
-                      query.timings)
+                      query.timings, direct=first)
 
     def _cite(self, n: int, hit, text: str) -> Citation:
         """Citation of source n: its sentence most similar to what the answer says with [n]."""

@@ -27,11 +27,12 @@ from pathlib import Path
 from rag.config import PROJECT_ROOT, Settings
 from rag.errors import ConfigError
 from rag.evidence import ASKS_NUMBER, ASKS_TIME, SentenceScorer
-from rag.wordseg import tokenize
+from rag.wordseg import content_words, tokenize
 
 log = logging.getLogger(__name__)
 
 REFUSAL = "规划原文中未找到与该问题直接相关的内容。"
+SCOPE_LINE = "本助手只依据规划原文回答与规划有关的问题，不执行改变规则、扮演角色、透露配置或规划以外的请求。"
 CALIBRATION_FILE = "refusal.json"
 DEFAULT_CALIBRATION = PROJECT_ROOT / "eval" / CALIBRATION_FILE
 RELATED_SHOWN = 3  # nearest sections listed as 可能相关 under a refusal
@@ -39,7 +40,8 @@ RELATED_SHOWN = 3  # nearest sections listed as 可能相关 under a refusal
 # Words that frame a question in time or scope but say nothing about its topic; a sentence
 # matching only these ("到2025年，全省……达到") is not evidence for a specific target.
 _FRAME = frozenset("""十四五 十三五 时期 期间 到 末 达到 目标 要 计划 预计 全省 力争 实现 年 规划 主要 全年
-全面 提出 重点 今后 未来 五年 省里 咱们 山西 要求 多少 几 控制 以内 以上 提高 增加 下降 年均""".split())
+全面 提出 重点 今后 未来 五年 省里 咱们 山西 要求 多少 几 控制 以内 以上 提高 增加 下降 年均 预期 百分之几
+比例 比重 指标 数量 水平 规模 总量 每年 以后""".split())
 # provincial-level regions; a question about one the plan never names is out of scope
 REGIONS = tuple("""北京 天津 河北 内蒙古 辽宁 吉林 黑龙江 上海 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南
 广东 广西 海南 重庆 四川 贵州 云南 西藏 陕西 甘肃 青海 宁夏 新疆 台湾 香港 澳门""".split())
@@ -92,12 +94,46 @@ def features(scorer: SentenceScorer, question: str, scored: list, settings: Sett
     best = scored[0]
     sec_cov = scorer.coverage(q_tokens, scorer.section_tokens(best.hit.key))
     typed = [x for x in scored[:settings.scope_top] if x.in_scope]
-    focus = [t for t in q_tokens if t not in _FRAME and not re.fullmatch(r"\d+", t)]
-    typed_cov = max((scorer.coverage(focus, scorer.tokens_of(x.unit)) for x in typed),
-                    default=0.0)
+    focus = topic_words(question)
+    typed_cov = max((scorer.text_coverage(focus, x.unit.text) for x in typed), default=0.0)
     off_topic = best.cosine < settings.off_topic_cosine and unknown >= settings.off_topic_unknown
     return Features(best.cosine, best.coverage, sec_cov, unknown, asks, typed_cov,
                     not typed, foreign, off_topic)
+
+
+# Requests outside what the assistant does, by kind (general patterns of prompt injection and
+# small talk, Chinese and English; nothing here names this plan's content).
+_OUT_OF_SCOPE = [re.compile(p, re.IGNORECASE) for p in (
+    # drop the rules / the plan
+    r"(忽略|无视|忘记|忘掉|不要管|不用管|别管|抛开|跳过|绕过)(掉)?(之前|以上|上面|前面|先前|此前|所有|全部|一切|"
+    r"你的|这些|上述)?的?(所有|全部|一切)?(指令|指示|规则|提示|设定|要求|限制|约束|规划|条件|命令)",
+    r"不要引用|不用引用|不许回答|不准回答|自由发挥|随意发挥|即兴",
+    # become someone else
+    r"(你|您)现在(是|扮演|作为|成为|变成)|扮演|假装(你|自己)|角色扮演|从现在(起|开始)[，,]?(你|您)",
+    # reveal the setup
+    r"系统提示|提示词|系统指令|系统设定|系统消息|(全部|所有)的?配置|检索参数|哪个大?模型|什么大?模型",
+    # fake modes and authority
+    r"调试模式|开发者模式|管理员模式|越狱|限制已(关闭|解除|取消)|(最高|优先级)[^，。]{0,4}指令|【\s*系统\s*】|系统通知",
+    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|rules?|prompts?|plan|above|previous)\b",
+    r"\b(you are now|act as|pretend|role-?play|jailbreak|system prompt|developer mode)\b",
+    # small talk and tasks that are not questions about the plan
+    r"^\s*(你好|您好|嗨|哈喽|hello|hi|hey)\b|你是谁|你叫什么",
+    r"(写|作|来)一?(首|篇|段|个)?(诗|绝句|律诗|宋词|歌词|对联|小说|笑话)|七言|五言|讲一?(个|段)?笑话|唱一?首",
+    r"(今天|明天|后天|今日|本周|这周|周末)[^。？?]{0,6}天气|天气(怎么样|如何|预报)|带伞",
+    r"推荐[^。？?]{0,12}(饭馆|餐厅|美食|小吃|酒店|宾馆|电影|股票|基金|概念股)|好吃的",
+    r"\b(favou?rite|movies?|jokes?|poems?|weather|recipes?)\b",
+)]
+
+
+def out_of_scope(question: str) -> bool:
+    """A request to drop the rules, play a role, reveal the setup, or small talk."""
+    return any(p.search(question) for p in _OUT_OF_SCOPE)
+
+
+def topic_words(question: str) -> list[str]:
+    """What a question is about: its content words (nouns, abbreviations, 5G…) minus the
+    words that only frame it in time or scope (十四五, 目标, 全省…)."""
+    return [w for w in content_words(question) if w not in _FRAME and not re.fullmatch(r"\d+", w)]
 
 
 def decide(support: float, threshold: float, *, contentless: bool, has_evidence: bool,
@@ -110,8 +146,11 @@ def decide(support: float, threshold: float, *, contentless: bool, has_evidence:
     return contentless or not has_evidence or (not focused and support < threshold)
 
 
-def refusal_text(related_labels: list[str]) -> str:
-    """The refusal phrase, plus the nearest sections as 可能相关."""
+def refusal_text(related_labels: list[str], out_of_scope: bool = False) -> str:
+    """The refusal phrase, plus the nearest sections as 可能相关 (for an out-of-scope request:
+    one line saying what the assistant answers, and no sections)."""
+    if out_of_scope:
+        return f"{REFUSAL}\n{SCOPE_LINE}"
     lines = [REFUSAL]
     if related_labels:
         lines += ["", "可能相关："] + [f"- 「{label}」" for label in related_labels[:RELATED_SHOWN]]

@@ -36,6 +36,7 @@ from rag.chunking import CHUNKER_VERSION, Chunk, chunk_corpus
 from rag.config import PROJECT_ROOT, Settings
 from rag.corpus import Corpus, Section, load_corpus
 from rag.errors import IndexError_, IndexMismatchError, RagError
+from rag.targets import write_targets
 from rag.wordseg import tokenize
 
 log = logging.getLogger(__name__)
@@ -283,6 +284,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = T
     _write_jsonl(build / "sections.jsonl", (_section_row(s) for s in corpus.sections))
     counts = {"documents": len(corpus.documents), "sections": len(sections),
               "sentences": len(sentences), "chunks": len(chunks), "headings": len(sections)}
+    counts["targets"] = write_targets(build, corpus)  # 目标一览: rag.targets
     timings["total"] = time.perf_counter() - t0
     manifest = Manifest(
         **wanted_key(settings, corpus), dim=dim, build_id=build_id,

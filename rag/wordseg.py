@@ -44,3 +44,29 @@ def tokenize(text: str) -> list[str]:
 def token_spans(text: str) -> list[tuple[int, int]]:
     """``(start, end)`` offsets of the jieba tokens (default mode) of ``text``, in order."""
     return [(a, b) for _, a, b in _jieba().tokenize(text)]
+
+
+# jieba part-of-speech tags of words that name a topic: nouns (n, nr, ns, nt, nz, ng), verbal and
+# adjectival nouns (vn, an), idioms and abbreviations (i, j, l), foreign strings (eng) and
+# time nouns (t) are kept; verbs, adverbs, prepositions, pronouns, measure words are not.
+_TOPIC_TAGS = ("n", "vn", "an", "i", "j", "l", "eng", "nz")
+_LATIN = re.compile(r"[0-9]*[A-Za-z][A-Za-z0-9.]*[A-Za-z0-9]|[0-9]+[A-Za-z]")
+
+
+@lru_cache(maxsize=4096)
+def content_words(text: str) -> tuple[str, ...]:
+    """The topic-bearing words of a question (jieba POS: nouns, abbreviations, idioms, Latin
+    strings such as 5G), lower-cased, without stop words; in order, each once."""
+    import jieba.posseg as pseg
+
+    _jieba()
+    # Latin-digit strings (5G, PM2.5) whole: the tagger splits them into a number and a letter
+    latin = [m.group(0).lower() for m in _LATIN.finditer(text)]
+    out: list[str] = list(dict.fromkeys(latin))
+    for pair in pseg.lcut(_LATIN.sub(" ", text)):
+        word, flag = pair.word.strip().lower(), pair.flag
+        if not word or _PUNCT.match(word) or word in STOPWORDS or word in out:
+            continue
+        if flag.startswith(_TOPIC_TAGS):
+            out.append(word)
+    return tuple(out)

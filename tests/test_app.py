@@ -151,7 +151,7 @@ def test_quiz_preview_downloads_and_practice(built):
     items, preview, *downloads = app.make_quiz(*args)
     assert len(items) == 6 and preview.count("class='quiz-item'") == 6
     files = [Path(d["value"]) for d in downloads]
-    assert [f.suffix for f in files] == [".md", ".csv", ".json", ".docx"]
+    assert [f.suffix for f in files] == [".md", ".csv", ".json", ".docx", ".txt"]
     assert all(f.is_file() and f.stat().st_size > 0 for f in files)
     assert all(app.export_root in f.parents for f in files)  # never a user-chosen path
     again, *_ = app.make_quiz(*args)

@@ -47,6 +47,12 @@ def cmd_quiz(args, settings) -> int:
     return run_cli(args, settings)
 
 
+def cmd_targets(args, settings) -> int:
+    from rag.cli.targets import run_cli
+
+    return run_cli(args, settings)
+
+
 def cmd_bench(args, settings) -> int:
     from rag.cli.bench import run_cli
 
@@ -103,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--dataset", default="eval/datasets/dev.jsonl",
                     help="校准用的金标集（含 unanswerable 题），默认 eval/datasets/dev.jsonl")
     sp.add_argument("--save", metavar="FILE.json", help="校准结果写到此文件（如 eval/refusal.json）")
+    sp.add_argument("--folds", type=int, default=5,
+                    help="校准时做 k 折交叉验证，报告折外（out-of-fold）拒答率（默认 5；0 = 不做）")
     sp.set_defaults(func=cmd_ask)
 
     sp = sub.add_parser("eval", help="离线评测：检索与回答指标、基线对比、报告与图表")
@@ -117,16 +125,22 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--limit", type=int, default=None, help="只评测前 N 题")
     sp.add_argument("--quiet", action="store_true", help="不显示进度条")
     sp.set_defaults(func=cmd_eval)
-    sp = sub.add_parser("quiz", help="出题：填空、单选、判断，附答案与出处")
+    sp = sub.add_parser("quiz", help="出题：填空、单选、多选、判断（可选出处题），附答案与出处")
     sp.add_argument("--chapters", help="只从这些章出题，逗号分隔，如 2,3（0 = 通知及序言；默认全部）")
     sp.add_argument("--sections", help="只从这些节出题，章.节 逗号分隔，如 2.1,2.3（0 = 章首）")
     sp.add_argument("--n", type=int, default=20, help="题目数量（默认 20）")
-    sp.add_argument("--types", default="cloze,choice,judge",
-                    help="题型，逗号分隔：cloze 填空、choice 单选、judge 判断（默认全部）")
+    sp.add_argument("--types", default="cloze,choice,multi,judge",
+                    help="题型，逗号分隔：cloze 填空、choice 单选、multi 多选、judge 判断、"
+                         "source 出自哪一节（默认前四种）")
     sp.add_argument("--seed", type=int, default=0, help="随机种子：相同参数与种子得到相同试卷")
-    sp.add_argument("--difficulty", default="medium", help="难度 easy|medium|hard（干扰项的接近程度）")
-    sp.add_argument("--format", default="md", help="输出格式 md|csv|json|docx（默认 md）")
-    sp.add_argument("--out", help="输出文件；md/json 不指定时打印到标准输出")
+    sp.add_argument("--difficulty", default="mixed",
+                    help="难度 mixed|easy|medium|hard：决定选哪些题与干扰项的接近程度（默认 mixed 混合）")
+    sp.add_argument("--format", default="md", help="输出格式 md|csv|json|txt|docx（默认 md；txt 为问卷/考试工具导入格式）")
+    sp.add_argument("--out", help="输出文件；md/json/txt 不指定时打印到标准输出")
+    sp.add_argument("--exclude", nargs="+", metavar="PATH",
+                    help="已发过的题：quiz JSON 文件或存放它们的题库文件夹，其中的句子不再出题")
+    sp.add_argument("--coverage", metavar="FILE", help="把各章节的覆盖情况（Markdown 表）写到此文件")
+    sp.add_argument("--date", help="印在试卷上的日期 YYYY-MM-DD（默认今天）")
     sp.set_defaults(func=cmd_quiz)
     sp = sub.add_parser("bench", help="基准测试：摄取与查询开销、内存、并发与规模")
     sp.add_argument("--scale", help="语料复制倍数，逗号分隔（默认 1,4,16；--smoke 时为 1）")
@@ -144,6 +158,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--smoke", action="store_true", help="冒烟测试：×1、5 题、1–2 个客户端")
     sp.add_argument("--quiet", action="store_true", help="不输出进度")
     sp.set_defaults(func=cmd_bench)
+    sp = sub.add_parser("targets", help="目标一览：规划中的量化目标与实绩，可筛选、导出")
+    sp.add_argument("--chapter", type=int, default=None, help="只列第 N 章")
+    sp.add_argument("--year", help="时间：2025（含十四五、十四五末）、2020（含十三五）、2035 …")
+    sp.add_argument("--kind", help="性质：target 目标、result 实绩、fact 现状")
+    sp.add_argument("--query", help="文本筛选：指标、原句或章节含这些词（空格分隔，须全部包含）")
+    sp.add_argument("--format", default="table", help="输出格式 table|csv|json|xlsx（默认 table）")
+    sp.add_argument("--out", metavar="FILE", help="输出文件（xlsx 必填）；不指定时打印到标准输出")
+    sp.add_argument("--score", action="store_true", help="按金标 eval/targets_gold.jsonl 给抽取打分")
+    sp.add_argument("--gold", metavar="FILE.jsonl", help="--score 用的金标文件")
+    sp.set_defaults(func=cmd_targets)
     _add_document_commands(sub)
     return p
 

@@ -33,8 +33,10 @@ _PLACES = {
     **{c: "place:city" for c in "太原 大同 朔州 忻州 吕梁 晋中 阳泉 长治 晋城 临汾 运城".split()},
     **{r: "place:river" for r in "汾河 桑干河 滹沱河 漳河 沁河 涑水河 大清河 黄河".split()},
     **{m: "place:mountain" for m in "太行山 吕梁山 五台山 恒山 中条山".split()},
-    **{g: "place:region" for g in "京津冀 长三角 粤港澳大湾区 雄安新区 关中平原城市群 中原城市群 环渤海 "
-       "黄河流域 晋北 晋南 晋东南".split()},
+    **{g: "place:region" for g in "京津冀 长三角 粤港澳大湾区 雄安新区 关中平原城市群 中原城市群 环渤海"
+       .split()},
+    "黄河流域": "place:basin",  # a river basin is no city cluster: it is swapped with nothing
+    **{g: "place:subregion" for g in "晋北 晋南 晋东南 晋中南".split()},
     **{u: "org:university" for u in "清华大学 北京大学 山西大学 太原理工大学 中北大学".split()},
 }
 _PLACE_RE = re.compile("|".join(sorted(map(re.escape, _PLACES), key=len, reverse=True)))

@@ -28,7 +28,7 @@ log = logging.getLogger("rag.app")
 
 ALL = "all"
 HISTORY_TURNS = 6  # user/assistant pairs passed to the pipeline; older turns are not needed
-EXPORT_FORMATS = ("md", "csv", "json", "docx")
+EXPORT_FORMATS = ("md", "csv", "json", "docx", "txt")
 
 
 def chapters_of(sections: list[Section]) -> list[tuple[int, str]]:
@@ -206,8 +206,10 @@ class App:
         return gr.update(choices=choices, value=[])
 
     def make_quiz(self, chapters, sections, n, types, difficulty, seed):
-        """Generate a quiz; returns (items, preview HTML, 4 download paths)."""
-        from rag.quiz import export_quiz, generate_quiz
+        """Generate a quiz; returns (items, preview HTML, one download path per export format)."""
+        from datetime import date
+
+        from rag.quiz import QuizMeta, export_quiz, generate_quiz, scope_text
 
         if not types:
             raise gr.Error("请至少选择一种题型。")
@@ -218,23 +220,41 @@ class App:
             raise gr.Error("题数、随机种子和章号须为整数。") from None
         try:
             items = generate_quiz(self._sections(), n=n, types=tuple(types), seed=seed,
-                                  difficulty=difficulty or "medium", chapters=chapters,
+                                  difficulty=difficulty or "mixed", chapters=chapters,
                                   section_keys=list(sections) if sections else None)
         except RagError as exc:
             raise gr.Error(str(exc)) from None
         out = self.export_root / uuid.uuid4().hex  # one folder per request: no cross-session clash
         out.mkdir()
-        paths = [str(export_quiz(items, fmt, out / f"quiz-seed{seed}.{fmt}"))
+        meta = QuizMeta(scope=scope_text(chapters, sections), seed=seed,
+                        date=date.today().isoformat(), difficulty=difficulty or "mixed")
+        paths = [str(export_quiz(items, fmt, out / f"quiz-seed{seed}.{fmt}", meta))
                  for fmt in EXPORT_FORMATS]
         return (items, quiz_preview_html(items),
                 *[gr.update(value=p, interactive=True) for p in paths])
 
-    def grade_practice(self, items, *answers) -> str:
+    def grade_practice(self, items, *answers, partial: bool = False) -> str:
         """Practice mode: grade the trainee's answers; score plus explanation and source per item."""
         from rag.quiz import grade
 
         if not items:
             raise gr.Error("请先生成题目。")
-        given = {it.id: (a or "").strip() for it, a in zip(items, answers)}
-        score, results = grade(items, given)
-        return practice_result_html(items, given, score, results)
+        given = {it.id: (list(a) if isinstance(a, (list, tuple)) else (a or "").strip())
+                 for it, a in zip(items, answers)}
+        score, results = grade(items, given, partial=partial)
+        shown = {k: "、".join(v) if isinstance(v, list) else v for k, v in given.items()}
+        return practice_result_html(items, shown, score, results)
+
+    def submit_practice(self, items, pending, partial, *answers):
+        """交卷: warn once about unanswered items, grade on the next click; (HTML, pending state)."""
+        from rag.quiz import unanswered
+
+        if not items:
+            raise gr.Error("请先生成题目。")
+        blank = unanswered(items, {it.id: a for it, a in zip(items, answers)})
+        mark = ",".join(map(str, blank))
+        if blank and mark != pending:
+            nums = "、".join(map(str, blank[:20])) + ("…" if len(blank) > 20 else "")
+            return (warning_html(f"还有 {len(blank)} 题未作答（第 {nums} 题）。"
+                                 "未作答的题按错误计分；确认交卷请再次点击「交卷评分」。"), mark)
+        return self.grade_practice(items, *answers, partial=bool(partial)), ""

@@ -11,13 +11,16 @@ from rag.config import Settings  # sets GRADIO_ANALYTICS_ENABLED=False before gr
 from rag.ui.backend import Backend
 from rag.ui.handlers import ALL, EXPORT_FORMATS, App
 from rag.ui.render import QUIZ_PLACEHOLDER, type_tag
+from rag.ui.targets_tab import build_targets_tab
 
 import gradio as gr  # noqa: E402  (after rag.config so the analytics switch is honoured)
 
 EXAMPLES = ("到2025年高新技术企业要达到多少家？", "汾河治理有哪些工程？", "“六新”指的是什么？",
             "那2035年呢？")
-QUIZ_TYPES = [("填空", "cloze"), ("单选", "choice"), ("判断", "judge")]
-DIFFICULTIES = [("简单", "easy"), ("中等", "medium"), ("困难", "hard")]
+QUIZ_TYPES = [("填空", "cloze"), ("单选", "choice"), ("多选", "multi"), ("判断", "judge"),
+              ("出自哪一节（限量）", "source")]
+QUIZ_DEFAULT_TYPES = ["cloze", "choice", "multi", "judge"]
+DIFFICULTIES = [("混合", "mixed"), ("简单", "easy"), ("中等", "medium"), ("困难", "hard")]
 
 
 def build_app(settings: Settings, backend: Backend | None = None) -> tuple[gr.Blocks, App]:
@@ -76,9 +79,8 @@ def build_app(settings: Settings, backend: Backend | None = None) -> tuple[gr.Bl
                     q_chapters = gr.Dropdown([], multiselect=True, label="章（不选 = 全部）")
                     q_sections = gr.Dropdown([], multiselect=True, label="节（可选，进一步限定）")
                     q_n = gr.Slider(1, 50, value=10, step=1, label="题数")
-                    q_types = gr.CheckboxGroup(QUIZ_TYPES, value=[v for _, v in QUIZ_TYPES],
-                                               label="题型")
-                    q_diff = gr.Radio(DIFFICULTIES, value="medium", label="难度")
+                    q_types = gr.CheckboxGroup(QUIZ_TYPES, value=QUIZ_DEFAULT_TYPES, label="题型")
+                    q_diff = gr.Radio(DIFFICULTIES, value="mixed", label="难度（决定选哪些题）")
                     q_seed = gr.Number(value=0, precision=0, label="随机种子（相同设置与种子 → 相同试卷）")
                     q_make = gr.Button("生成题目", variant="primary")
                     with gr.Row():
@@ -96,19 +98,26 @@ def build_app(settings: Settings, backend: Backend | None = None) -> tuple[gr.Bl
                             boxes = []
                             for i, it in enumerate(items, 1):
                                 label = f"{i}. {type_tag(it)}{it.stem}"
-                                if it.options:
+                                if it.type == "multi":
+                                    boxes.append(gr.CheckboxGroup(list(it.options), label=label,
+                                                                  key=f"p-{it.id}"))
+                                elif it.options:
                                     boxes.append(gr.Radio(list(it.options), label=label,
                                                           key=f"p-{it.id}"))
                                 else:
                                     boxes.append(gr.Textbox(label=label, key=f"p-{it.id}",
                                                             placeholder="填写空白处的内容"))
+                            partial = gr.Checkbox(False, label="多选题少选按比例得分（选错不得分）")
+                            pending = gr.State("")  # unanswered items already warned about
                             submit = gr.Button("交卷评分", variant="primary")
                             result = gr.HTML()
-                            submit.click(app.grade_practice, [quiz_items, *boxes], result,
-                                         api_visibility="private")
+                            submit.click(app.submit_practice, [quiz_items, pending, partial, *boxes],
+                                         [result, pending], api_visibility="private")
             q_chapters.change(app.quiz_sections, q_chapters, q_sections, api_name="quiz_sections")
             q_make.click(app.make_quiz, [q_chapters, q_sections, q_n, q_types, q_diff, q_seed],
                          [quiz_items, q_preview, *downloads], api_name="make_quiz")
+
+        build_targets_tab(app)  # 「目标一览」: rag.ui.targets_tab
 
         gr.api(app.ask, api_name="ask")
         demo.load(app.startup, outputs=[status, chapter, b_chapter, b_section, q_chapters, document],

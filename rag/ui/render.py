@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 
 from rag.corpus import Section
-from rag.quiz import TYPE_NAMES
+from rag.quiz import TYPE_NAMES, answer_text
 
 
 CSS = """.gradio-container {max-width: 1200px !important; margin: auto;} #app-title h1 {margin-bottom: 0;}
@@ -147,11 +147,12 @@ def quiz_preview_html(items) -> str:
     rows = []
     for i, it in enumerate(items, 1):
         opts = "".join(f"<div>{chr(65 + j)}. {esc(o)}</div>" for j, o in enumerate(it.options)) \
-            if it.type == "choice" else ""
+            if it.type != "judge" else ""
+        change = f"<div>改动：{esc(it.change)}</div>" if getattr(it, "change", "") else ""
         rows.append(
             f"<div class='quiz-item'><b>{i}. {type_tag(it)}</b>{esc(it.stem)}"
-            f"{opts}<details><summary>答案与出处</summary><div>答案：<b>{esc(it.answer)}</b></div>"
-            f"<div>解析：{esc(it.explanation)}</div><div>出处：{esc(it.citation)}</div></details></div>")
+            f"{opts}<details><summary>答案与出处</summary><div>答案：<b>{esc(answer_text(it))}</b></div>"
+            f"{change}<div>原文：{esc(it.explanation)}</div><div>出处：{esc(it.citation)}</div></details></div>")
     return f"<p>共 {len(items)} 题</p>" + "".join(rows)
 
 
@@ -163,7 +164,7 @@ def practice_result_html(items, given: dict, score: int, results: list[dict]) ->
         mark = ("<span class='quiz-ok'>✓ 正确</span>" if r["correct"]
                 else "<span class='quiz-bad'>✗ 错误</span>")
         rows.append(f"<div class='quiz-item'><b>{i}.</b> {esc(it.stem)}<br>{mark} 你的答案：{esc(mine)}"
-                    f" · 正确答案：<b>{esc(it.answer)}</b><br>解析：{esc(it.explanation)}"
+                    f" · 正确答案：<b>{esc(answer_text(it))}</b><br>解析：{esc(it.explanation)}"
                     f"<br>出处：{esc(it.citation)}</div>")
     pct = 100 * score / max(1, len(items))
     return f"<h3>得分：{pct:.0f} 分（{score}/{len(items)} 题正确）</h3>" + "".join(rows)

@@ -1,0 +1,203 @@
+"""The direct-answer line: what the question asks, cut verbatim from the cited sentences.
+
+An answer opens with one line a civil servant can paste: the value with its unit and time
+frame for 多少/几/何时 questions, the named items for 哪些 questions, the defining clause for
+是什么 questions, one point per section for broad questions (怎么说/有哪些部署/如何推进).
+Every piece is a verbatim substring of a cited sentence (asserted); only the joining
+punctuation and the [n] markers are added. The answer type is read from the question by
+general means (question words, the asked unit, enumeration commas), never from a list of
+this plan's phrases.
+
+Not handled here: choosing the sentences (rag.answering), refusal (rag.refusal).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rag.evidence import ASKS_NUMBER, ASKS_TIME, holds_answer_type
+from rag.wordseg import tokenize
+
+VALUE, ITEMS, DEFINE, BROAD, OTHER = "value", "items", "define", "broad", "other"
+
+_BROAD = re.compile(r"怎么说|如何(推进|发展|建设|部署|做|实现|落实|开展|加强|推动)|怎样(推进|发展|建设)|"
+                    r"有(哪些|什么|啥)(部署|安排|举措|措施|任务|工作|要求|规划|打算|重点|政策)|"
+                    r"(部署|安排|举措|措施|任务|打算|政策)(有哪些|是什么|有什么)|提到了?什么|说了什么|讲了什么")
+_ITEMS = re.compile(r"哪些|哪几|哪[一二三四五六七八九十两\d]+[个项座家类种条市]|包括什么|包含什么")
+_DEFINE = re.compile(r"是什么|指什么|什么是|是指|含义|意思|内涵|指的是|是啥|啥是")
+_SHARE = re.compile(r"(比重|比例|占比|率|增速|增长)[^，。？]{0,6}(多少|几)")
+# clause boundaries inside a sentence; a clause keeps no boundary punctuation
+_CLAUSE_END = "，,；;：:。！？!?"
+_TIME = re.compile(r"(?:到|至|在|于)?(?:20\d\d年(?:底|末|前)?|“十[三四五]五”(?:时期|期间|末)?|十[三四五]五(?:时期|期间|末))")
+_ENUM = re.compile(r"[^、，,；;：:。]+(?:、[^、，,；;：:。]+){1,}")
+MAX_POINT = 60  # characters of one broad point before it is cut at a clause end
+
+
+def question_kind(question: str) -> str:
+    """What the question asks for: a value, named items, a definition, a broad overview."""
+    if ASKS_NUMBER.search(question) or ASKS_TIME.search(question) or _SHARE.search(question):
+        return VALUE
+    if _BROAD.search(question):
+        return BROAD
+    if _DEFINE.search(question):
+        return DEFINE
+    if _ITEMS.search(question):
+        return ITEMS
+    return OTHER
+
+
+def has_items(text: str) -> bool:
+    """Whether a sentence names items: an enumeration (A、B、C) or a quoted name."""
+    return bool(_ENUM.search(text)) or "“" in text
+
+
+_DEFINES = re.compile(r"”?(是|即|指|包括|包含|涵盖|分别为|分别是)|[（(：:]")
+
+
+def fits_kind(kind: str, text: str) -> int:
+    """How well a sentence has the shape the answer type wants (2 best, 0 none)."""
+    if kind == ITEMS:
+        return 2 if _ENUM.search(text) else int("“" in text)
+    if kind == DEFINE:
+        return int(bool(_DEFINES.search(text)))
+    return 0
+
+
+_ASKS = re.compile(r"多少|几|哪|什么|何时|如何|怎么|怎样|是否|吗|啥")
+_PART_SEP = re.compile(r"[、，,；;]|以及|并且|同时|另外|还有")
+
+
+def split_parts(question: str) -> list[str]:
+    """The sub-questions of a multi-part question (「2020年粮食产量是多少、“十四五”末要达到
+    多少」 → two), split where both sides ask something; one part when it asks one thing."""
+    body = question.strip().rstrip("？?。")
+    pieces, start = [], 0
+    for m in _PART_SEP.finditer(body):
+        left, right = body[start:m.start()], body[m.end():]
+        if _ASKS.search(left) and _ASKS.search(right):
+            pieces.append(left)
+            start = m.end()
+    pieces.append(body[start:])
+    pieces = [p.strip() for p in pieces if p.strip()]
+    return pieces if len(pieces) > 1 else [question]
+
+
+def clauses(text: str) -> list[tuple[int, int]]:
+    """Spans of the clauses of a sentence (between clause punctuation), whitespace trimmed."""
+    out, start = [], 0
+    for i, ch in enumerate(text + "。"):
+        if ch in _CLAUSE_END or i == len(text):
+            a, b = start, min(i, len(text))
+            while a < b and text[a].isspace():
+                a += 1
+            while b > a and text[b - 1].isspace():
+                b -= 1
+            if b > a:
+                out.append((a, b))
+            start = i + 1
+    return out
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A verbatim cut of a cited sentence and the citation number it carries."""
+
+    text: str
+    n: int
+
+
+class DirectAnswer:
+    """Builds the direct-answer line from the cited sentences of an extractive answer."""
+
+    def __init__(self, idf):
+        self.idf = idf  # token -> inverse sentence frequency (rag.evidence.SentenceScorer.idf)
+
+    def topic(self, question: str) -> list[str]:
+        """The question's content tokens (question words and one-character function words dropped)."""
+        drop = set(tokenize("多少 几 哪些 什么 怎么 如何 怎样 是否 目标 要求 规划 提出 达到 主要 全省 山西"))
+        return [t for t in dict.fromkeys(tokenize(question))
+                if t not in drop and (len(t) > 1 or re.fullmatch(r"[A-Za-z0-9]+", t))]
+
+    def _cover(self, topic: list[str], text: str) -> float:
+        toks = set(tokenize(text))
+        total = sum(self.idf(t) for t in topic) or 1.0
+        return sum(self.idf(t) for t in topic if t in toks) / total
+
+    def cut(self, question: str, kind: str, sentence: str) -> str:
+        """The part of one sentence that answers the question (verbatim, maybe the whole)."""
+        spans = clauses(sentence)
+        if not spans:
+            return sentence.strip()
+        topic = self.topic(question)
+        scored = []
+        for i, (a, b) in enumerate(spans):
+            text = sentence[a:b]
+            fits = True
+            if kind == VALUE:
+                fits = holds_answer_type(question, text) and _quantity(question, text)
+            elif kind == ITEMS:
+                fits = has_items(text)
+            scored.append((fits, self._cover(topic, text), -i, (a, b)))
+        fitting = [s for s in scored if s[0]]
+        if not fitting:
+            if kind == VALUE:
+                return ""
+            fitting = scored
+        best = max(fitting, key=lambda s: (s[1], s[2]))
+        a, b = best[3]
+        idx = spans.index((a, b))
+        # a value clause that does not name the topic borrows the clause before it
+        # (「全省高新技术企业, 达到5000家」)
+        if kind in (VALUE, ITEMS) and idx > 0 and best[1] < 0.34:
+            prev = spans[idx - 1]
+            if self._cover(topic, sentence[prev[0]:b]) > best[1]:
+                a = prev[0]
+        if kind in (DEFINE, OTHER) and idx + 1 < len(spans) and b - a < 12:
+            b = spans[idx + 1][1]  # a short clause says little alone: take the next one too
+        piece = sentence[a:b]
+        if kind == VALUE:
+            piece = self._with_time(sentence, a, piece)
+        return piece
+
+    @staticmethod
+    def _with_time(sentence: str, start: int, piece: str) -> str:
+        """Prefix the sentence's own time frame (到2025年…) when the cut leaves it out."""
+        if _TIME.search(piece):
+            return piece
+        frames = [m for m in _TIME.finditer(sentence) if m.end() <= start]
+        if not frames:
+            return piece
+        return f"{frames[-1].group(0)}，{piece}"
+
+    def line(self, question: str, pieces: list[Piece]) -> str | None:
+        """The direct-answer line from (text, n) pieces; None when nothing fits."""
+        pieces = [p for p in pieces if p.text]
+        if not pieces:
+            return None
+        if len(pieces) == 1:
+            return _end(pieces[0].text, pieces[0].n)
+        return "\n".join(f"{i}. {_end(p.text, p.n)}" for i, p in enumerate(pieces, start=1))
+
+
+_YEARS = re.compile(r"(?:19|20)\d\d(?:—|-|－)?(?:(?:19|20)\d\d)?年?")
+
+
+def _quantity(question: str, text: str) -> bool:
+    """Whether a clause states an amount (a year alone is a time, not an amount, unless the
+    question asks when)."""
+    if ASKS_TIME.search(question):
+        return bool(_YEARS.search(text))
+    rest = _YEARS.sub("", text)
+    return bool(re.search(r"\d|[一二三四五六七八九十两百千万]+(?:个|项|家|座|所|倍|种|批|条|大|成)", rest))
+
+
+def _end(text: str, n: int) -> str:
+    """A piece with its marker and a full stop."""
+    body = text.rstrip(_CLAUSE_END + " ")
+    return f"{body}[{n}]。"
+
+
+def verbatim(piece: str, source: str) -> bool:
+    """Whether every part of a piece (split at the joining 「，」 we may add) stands in ``source``."""
+    return all(part in source for part in piece.split("，") if part)
