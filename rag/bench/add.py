@@ -4,7 +4,7 @@ The live index holds the bundled plan (its vectors from the shipped cache). The 
 the bundled plan with the characters of every body line reversed: the same size, headings
 and sections, but no sentence or chunk any cache has seen (only the 82 heading paths are
 shared with the bundled plan), so every sentence and chunk is embedded. Reversed text splits
-into more sentences (1,820 against 1,495) and more tokens (about 141 k against 106 k), so it
+into more sentences (1,820 against 1,495) and more tokens (141 k against 95 k), so it
 is a heavier stand-in than a real plan of the same size. It is
 written as .docx and added through rag.documents.add_document, exactly as the CLI does.
 Reported: per-stage seconds (read, parse, chunk, embed, Chroma, BM25), units embedded, the
