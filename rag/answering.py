@@ -121,27 +121,29 @@ class Answerer(ABC):
     def display_name(self) -> str:
         return self.name
 
-    def answer(self, question: str, history=None, chapter: int | None = None) -> Answer:
+    def answer(self, question: str, history=None, chapter: int | None = None, *,
+               doc_id: str | None = None) -> Answer:
         """Answer a question (optionally a follow-up to ``history``, within ``chapter``)."""
         final = None
-        for item in self.stream(question, history=history, chapter=chapter):
+        for item in self.stream(question, history=history, chapter=chapter, doc_id=doc_id):
             if isinstance(item, Answer):
                 final = item
         assert final is not None, "stream() must end with an Answer"
         return final
 
-    def stream(self, question: str, history=None,
-               chapter: int | None = None) -> Iterator[str | Answer]:
+    def stream(self, question: str, history=None, chapter: int | None = None, *,
+               doc_id: str | None = None) -> Iterator[str | Answer]:
         """Text deltas, then the final :class:`Answer` as the last item."""
-        query = self.prepare(question, history, chapter)
+        query = self.prepare(question, history, chapter, doc_id=doc_id)
         yield from self._stream(query)
 
     def rewrite(self, question: str, history) -> Rewrite:
         """The follow-up rewritten by rule: standalone question, inherited chapter, focus."""
         return rewrite_followup(question, history)
 
-    def prepare(self, question: str, history=None, chapter: int | None = None) -> Query:
-        """Validate, rewrite a follow-up, retrieve, score sentences and decide refusal."""
+    def prepare(self, question: str, history=None, chapter: int | None = None, *,
+                doc_id: str | None = None) -> Query:
+        """Validate, rewrite a follow-up, retrieve (in ``doc_id`` if given), score, decide refusal."""
         t0 = time.perf_counter()
         max_chars = self.settings.max_question_chars
         q, notice = clean_question(question, max_chars)
@@ -158,7 +160,7 @@ class Answerer(ABC):
             chapter = r.chapter
         focus = r.more or ((r.section,) if r.section else ())
         t1 = time.perf_counter()
-        found = self.retriever.retrieve(standalone, chapter=chapter)
+        found = self.retriever.retrieve(standalone, chapter=chapter, doc_id=doc_id)
         hits = self._focus(found.hits, focus) if focus else found.hits
         qvec = found.qvec or self.retriever.embedder.get_query_embedding(standalone)
         t2 = time.perf_counter()
@@ -236,11 +238,12 @@ class Pipeline:
         return cls(settings, retriever,
                    get_answerer(answerer or settings.answerer, settings, retriever))
 
-    def ask(self, question: str, history=None, chapter: int | None = None) -> Answer:
-        """Answer one question."""
-        return self.answerer.answer(question, history=history, chapter=chapter)
+    def ask(self, question: str, history=None, chapter: int | None = None, *,
+            doc_id: str | None = None) -> Answer:
+        """Answer one question (``doc_id``: only search that document)."""
+        return self.answerer.answer(question, history=history, chapter=chapter, doc_id=doc_id)
 
-    def stream(self, question: str, history=None,
-               chapter: int | None = None) -> Iterator[str | Answer]:
+    def stream(self, question: str, history=None, chapter: int | None = None, *,
+               doc_id: str | None = None) -> Iterator[str | Answer]:
         """Stream one answer: text deltas, then the final Answer."""
-        return self.answerer.stream(question, history=history, chapter=chapter)
+        return self.answerer.stream(question, history=history, chapter=chapter, doc_id=doc_id)

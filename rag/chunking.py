@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from rag.corpus import Corpus, Section, SectionRef
+from rag.corpus import Corpus, Section, SectionRef, ref_of
 
 CHUNKER_VERSION = "3"  # bumped when the index layout changes too (3: heading vectors)
 _SENT_END = re.compile(r"[^。！？；!?;\n]*(?:[。！？；!?;]+[”’」』)]*|\n+|$)")
@@ -63,11 +63,14 @@ class Chunk:
     start: int
     end: int
     ordinal: int
+    part: int = 0  # the section's 篇, numbering style and document title (see Section)
+    part_title: str = ""
+    numbering: str = ""
+    document: str = ""
 
     @property
     def ref(self) -> SectionRef:
-        return SectionRef(self.doc_id, self.chapter, self.chapter_title, self.section,
-                          self.section_title)
+        return ref_of(self)
 
     @property
     def key(self) -> tuple[str, int, int]:
@@ -174,7 +177,9 @@ def chunk_section(source: str, section: Section, *, tokens: int = 160,
                      kind=kind, doc_id=section.doc_id, chapter=section.chapter,
                      chapter_title=section.chapter_title, section=section.section,
                      section_title=section.section_title, heading_path=section.heading_path,
-                     text=source[s:e], start=s, end=e, ordinal=ordinal)
+                     text=source[s:e], start=s, end=e, ordinal=ordinal, part=section.part,
+                     part_title=section.part_title, numbering=section.numbering,
+                     document=section.document)
 
     sentences = [make("s", i, s, e) for i, (s, e) in
                  enumerate(sp for sp in spans if source[sp[0]:sp[1]].strip())]

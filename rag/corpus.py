@@ -1,73 +1,37 @@
-"""Parse plan documents into chapters and sections.
+"""Parse plan documents into 篇, chapters and sections.
 
-Reads ``corpus/corpus.toml`` (one ``[[documents]]`` entry per file) and splits each file's
-body into :class:`Section` records: chapter 0 section 0 is the notice and preamble before
-第一章, section 0 of a chapter is its intro before 第一节. The table of contents (目录) is
-read only to cross-check the body's headings and is not part of any section.
+Reads ``corpus/corpus.toml`` (one ``[[documents]]`` entry per file: .txt, .docx, .pdf or
+.html, read by rag.readers) and splits each document's text into :class:`Section` records:
+chapter 0 section 0 is the notice and preamble before the first heading, section 0 of a
+chapter is its intro before its first section. A 篇 heading and its intro open the intro of
+the 篇's first chapter; every section records its 篇 (``part``, 0 when there are none).
+Headings are found by rag.outline (第X篇/第X章/第X节 or 一、/（一）). The table of contents
+(目录) is read only to cross-check the body's headings and is not part of any section.
 
-Invariant (tested on the real plan): the sections' texts, concatenated in order, equal the
-file with the table-of-contents block removed — no character lost or duplicated.
+Invariant (tested on the real plan and on every format): the sections' texts, concatenated
+in order, equal the extracted text with the table-of-contents block removed — no character
+lost or duplicated. With more than one document loaded, every section carries its
+document's title and citation labels name it.
 
-Not handled here: chunking, any normalisation of the text (it is kept byte-exact so that
-character spans point into the original file).
+Not handled here: chunking, any normalisation of the text (it is kept exact so that
+character spans point into the extracted text), writing corpus.toml (rag.documents).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from rag.errors import CorpusError
+from rag.outline import CHAPTERS, ITEMS, Head, check_order, cn_to_int, find_headings, head_name
+from rag.outline import int_to_cn, toc_block
+from rag.readers import read_plan
 
-# Spaces seen around headings in the published file: ASCII, NBSP, EN SPACE, ideographic.
-_SPACE = " \t\u00a0\u2002\u2003\u3000"
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4,
-              "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-_HEADING = re.compile(
-    rf"^[{_SPACE}]*第(?P<num>[零〇一二两三四五六七八九十百]+)(?P<kind>[章节])"
-    rf"[{_SPACE}]*(?P<title>[^{_SPACE}].*?)[{_SPACE}]*$"
-)
-_TOC_MARK = re.compile(rf"^[{_SPACE}]*目[{_SPACE}]*录[{_SPACE}]*$")
-# A heading line is short and never a sentence; body lines that merely start with
-# 「第三节…」 would end in 。 or be long.
-_MAX_TITLE = 40
-MAX_FILE_BYTES = 20 * 1024 * 1024
-
-
-def cn_to_int(text: str) -> int:
-    """Convert a Chinese numeral below 1000 (一, 十四, 二十三, 一百零五) to an int."""
-    if not text or any(ch not in _CN_DIGITS and ch not in "十百" for ch in text):
-        raise ValueError(f"not a Chinese numeral: {text!r}")
-    total, digit = 0, None
-    for ch in text:
-        if ch == "百":
-            total += (digit if digit is not None else 1) * 100
-            digit = None
-        elif ch == "十":
-            total += (digit if digit is not None else 1) * 10
-            digit = None
-        else:
-            digit = _CN_DIGITS[ch]
-    return total + (digit or 0)
-
-
-def int_to_cn(n: int) -> str:
-    """Inverse of :func:`cn_to_int` for 0 < n < 100 (the range headings use)."""
-    digits = "零一二三四五六七八九"
-    if not 0 < n < 100:
-        raise ValueError(f"out of range: {n}")
-    tens, ones = divmod(n, 10)
-    if tens == 0:
-        return digits[ones]
-    return ("" if tens == 1 else digits[tens]) + "十" + (digits[ones] if ones else "")
-
-
-def _cn(n: int) -> str:
-    return int_to_cn(n) if 0 < n < 100 else str(n)
+__all__ = ["cn_to_int", "int_to_cn"]  # re-exported: callers import them from here
 
 
 @dataclass(frozen=True)
@@ -81,14 +45,20 @@ class DocumentInfo:
     number: str = ""
     date_written: str = ""
     date_published: str = ""
+    source: Path | None = None  # the original .docx/.pdf/.html when ``file`` is its text
+    format: str = ""
+    added: str = ""
 
 
 @dataclass(frozen=True)
 class Section:
     """A numbered section, a chapter intro (section 0) or the preamble (chapter 0).
 
-    ``parts`` are ``(start, end)`` character offsets into the source file; ``text`` is the
-    concatenation of those slices. Only the preamble has two parts (the TOC lies between).
+    ``parts`` are ``(start, end)`` character offsets into the document's text; ``text`` is
+    the concatenation of those slices. Only the preamble has two parts (the TOC lies between).
+    ``part``/``part_title`` name the 篇 (0 and "" without one), ``numbering`` is "" for
+    第X章/第X节 and 条目 for 一、/（一）, ``document`` the document's title when the
+    corpus holds more than one.
     """
 
     doc_id: str
@@ -99,11 +69,14 @@ class Section:
     text: str
     parts: tuple[tuple[int, int], ...]
     line: int  # 1-based line of the heading (or of the first character for chapter 0)
+    part: int = 0
+    part_title: str = ""
+    numbering: str = ""
+    document: str = ""
 
     @property
     def ref(self) -> "SectionRef":
-        return SectionRef(self.doc_id, self.chapter, self.chapter_title, self.section,
-                          self.section_title)
+        return ref_of(self)
 
     @property
     def key(self) -> tuple[str, int, int]:
@@ -134,11 +107,14 @@ class Section:
 
     @property
     def heading_path(self) -> str:
-        """``章标题 > 节标题`` as stored in chunk metadata."""
-        chapter = chapter_label(self.chapter, self.chapter_title)
+        """``[篇标题 > ]章标题 > 节标题`` as stored in chunk metadata (and embedded)."""
+        chapter = chapter_label(self.chapter, self.chapter_title, self.numbering)
+        if self.part and self.chapter:
+            chapter = f"{head_name('篇', self.part)} {self.part_title} > {chapter}"
         if self.chapter == 0 or self.section == 0:
             return chapter
-        return f"{chapter} > 第{int_to_cn(self.section)}节 {self.section_title}"
+        gap = "" if self.numbering == ITEMS else " "
+        return f"{chapter} > {head_name('节', self.section, self.numbering)}{gap}{self.section_title}"
 
 
 @dataclass(frozen=True)
@@ -154,6 +130,10 @@ class SectionRef:
     chapter_title: str
     section: int
     section_title: str
+    part: int = 0
+    part_title: str = ""
+    numbering: str = ""
+    document: str = ""
 
     @property
     def key(self) -> tuple[str, int, int]:
@@ -161,27 +141,51 @@ class SectionRef:
 
     @property
     def label(self) -> str:
-        """「第二章 第三节 培育一流创新主体」 without the corner brackets."""
-        return section_label(self.chapter, self.chapter_title, self.section, self.section_title)
+        """「第二章 第三节 培育一流创新主体」 without the corner brackets; every level present
+        (「第二篇 第五章 第三节 …」) and 《document》 first when more than one is loaded."""
+        return section_label(self.chapter, self.chapter_title, self.section, self.section_title,
+                             part=self.part, numbering=self.numbering, document=self.document)
 
     def to_json(self) -> dict:
-        return {"doc_id": self.doc_id, "chapter": self.chapter,
-                "chapter_title": self.chapter_title, "section": self.section,
-                "section_title": self.section_title}
+        out = {"doc_id": self.doc_id, "chapter": self.chapter,
+               "chapter_title": self.chapter_title, "section": self.section,
+               "section_title": self.section_title}
+        extra = {"part": self.part, "part_title": self.part_title, "numbering": self.numbering,
+                 "document": self.document}
+        return out | {k: v for k, v in extra.items() if v}
 
 
-def chapter_label(chapter: int, chapter_title: str) -> str:
-    """「第二章 创新驱动」; the preamble (chapter 0) is its title alone."""
-    return chapter_title if chapter == 0 else f"第{int_to_cn(chapter)}章 {chapter_title}"
+_REF_FIELDS = [f.name for f in dataclasses.fields(SectionRef)]
 
 
-def section_label(chapter: int, chapter_title: str, section: int, section_title: str) -> str:
-    """Human label for a (chapter, section) pair, used in every citation."""
+def ref_of(unit) -> SectionRef:
+    """The SectionRef of anything carrying its fields (a Section, a Chunk)."""
+    return SectionRef(**{name: getattr(unit, name) for name in _REF_FIELDS})
+
+
+def chapter_label(chapter: int, chapter_title: str, numbering: str = "") -> str:
+    """「第二章 创新驱动」 (「二、创新驱动」 in the 条目 style); the preamble is its title alone."""
     if chapter == 0:
         return chapter_title
-    if section == 0:
-        return f"{chapter_label(chapter, chapter_title)}（章首）"
-    return f"第{int_to_cn(chapter)}章 第{int_to_cn(section)}节 {section_title}"
+    if numbering == ITEMS:
+        return f"{head_name('章', chapter, ITEMS)}{chapter_title}"
+    return f"第{int_to_cn(chapter)}章 {chapter_title}"
+
+
+def section_label(chapter: int, chapter_title: str, section: int, section_title: str, *,
+                  part: int = 0, numbering: str = "", document: str = "") -> str:
+    """Human label for a section, used in every citation."""
+    if chapter == 0:
+        core = chapter_title
+    elif section == 0:
+        core = f"{chapter_label(chapter, chapter_title, numbering)}（章首）"
+    elif numbering == ITEMS:
+        core = f"{head_name('章', chapter, ITEMS)}{head_name('节', section, ITEMS)}{section_title}"
+    else:
+        core = f"第{int_to_cn(chapter)}章 第{int_to_cn(section)}节 {section_title}"
+    if part and chapter:
+        core = f"{head_name('篇', part)} {core}"
+    return f"《{document}》{core}" if document else core
 
 
 PREAMBLE_TITLE = "通知及序言"
@@ -237,172 +241,111 @@ class Corpus:
         for d in self.documents:
             h.update(d.id.encode())
             h.update(d.content_hash.encode())
+            if len(self.documents) > 1:  # titles are part of every label then
+                h.update(d.info.title.encode())
         return h.hexdigest()
 
 
-# ---------------------------------------------------------------- reading
+# ---------------------------------------------------------------- parsing
 
 
-def _line_of(text: str, offset: int) -> int:
-    return text.count("\n", 0, offset) + 1
+def parse_document(info: DocumentInfo, text: str | None = None, *,
+                   named: bool = False) -> Document:
+    """Parse one document into sections, cross-checked against its TOC.
 
-
-def read_text(path: Path) -> str:
-    """Read a UTF-8 file, turning every failure into a CorpusError naming the file and line."""
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise CorpusError(f"无法读取文件：{exc.strerror}", file=str(path)) from None
-    if size > MAX_FILE_BYTES:
-        raise CorpusError(f"文件过大（{size} 字节，上限 {MAX_FILE_BYTES}），不像是一份规划文本",
-                          file=str(path))
-    try:
-        data = path.read_bytes()
-    except OSError as exc:  # a folder where the file should be, permissions
-        raise CorpusError(f"无法读取文件：{exc.strerror}", file=str(path)) from None
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise CorpusError(f"不是 UTF-8 编码（第 {exc.start} 字节附近），请先转换为 UTF-8",
-                          file=str(path), line=line) from None
-    if "\x00" in text:
-        raise CorpusError("文件含 NUL 字符，像是二进制文件", file=str(path),
-                          line=_line_of(text, text.index("\x00")))
-    if not text.strip():
-        raise CorpusError("文件为空", file=str(path))
-    return text
-
-
-def _headings(text: str) -> list[tuple[int, int, str, int, str]]:
-    """All heading-like lines: (line_start_offset, line_no, kind, number, title)."""
-    out = []
-    offset = 0
-    for no, line in enumerate(text.split("\n"), start=1):
-        m = _HEADING.match(line)
-        if m and len(m["title"]) <= _MAX_TITLE and "。" not in m["title"]:
-            out.append((offset, no, m["kind"], cn_to_int(m["num"]), m["title"]))
-        offset += len(line) + 1
-    return out
-
-
-def _toc_block(text: str, heads: list) -> tuple[int, int, list] | None:
-    """Locate the TOC: (start offset, end offset, its headings) or None if there is none."""
-    mark = None
-    offset = 0
-    for line in text.split("\n"):
-        if _TOC_MARK.match(line):
-            mark = offset
-            break
-        offset += len(line) + 1
-    if mark is None:
-        return None
-    entries = [h for h in heads if h[0] > mark]
-    # The TOC ends where chapter numbering restarts: the second 第一章.
-    firsts = [i for i, h in enumerate(entries) if h[2] == "章" and h[3] == 1]
-    if len(firsts) < 2:
-        return None
-    toc = entries[: firsts[1]]
-    last = toc[-1][0]
-    end = text.index("\n", last) + 1 if "\n" in text[last:] else len(text)
-    # swallow the blank lines that close the TOC block
-    while end < len(text) and text[end] == "\n":
-        end += 1
-    return mark, end, toc
-
-
-def parse_document(info: DocumentInfo, text: str | None = None) -> Document:
-    """Parse one document file into sections, cross-checked against its TOC.
+    Args:
+        info: the corpus.toml entry; ``info.file`` is read when ``text`` is None.
+        text: the document's text, already extracted.
+        named: put the document's title on every section (more than one document loaded).
 
     Raises:
-        CorpusError: empty, undecodable, no headings, headings duplicated or out of order,
+        CorpusError: empty, unreadable, no headings, headings duplicated or out of order,
             or a TOC entry missing from the body; the message names the file and line.
     """
-    path = str(info.file)
+    path = str(info.source or info.file)
     if text is None:
-        text = read_text(info.file)
-    heads = _headings(text)
-    toc_found = _toc_block(text, heads)
+        text = read_plan(info.file)
+    style, heads = find_headings(text)
+    toc_found = toc_block(text, heads)
     if toc_found:
         toc_start, toc_end, toc_heads = toc_found
-        body_heads = [h for h in heads if h[0] >= toc_end]
+        body_heads = [h for h in heads if h.offset >= toc_end]
     else:
         toc_start = toc_end = 0
-        toc_heads = []
-        body_heads = heads
-    if not any(h[2] == "章" for h in body_heads):
-        raise CorpusError("正文中没有找到任何章标题（第一章……），无法切分", file=path)
+        toc_heads, body_heads = [], heads
+    if not any(h.kind == "章" for h in body_heads):
+        raise CorpusError("正文中没有找到任何章标题（第一章……或 一、……），无法切分", file=path)
+    check_order(path, body_heads, style)
 
-    # validate order: chapters 1,2,3…; sections 1,2,3… restarting in each chapter
-    chapter, section = 0, 0
-    for _, line, kind, num, title in body_heads:
-        if kind == "章":
-            if num != chapter + 1:
-                what = "重复" if num <= chapter else "顺序错乱（缺少前一章）"
-                raise CorpusError(f"章标题{what}：第{_cn(num)}章「{title}」，上一章是第{_cn(chapter)}章",
-                                  file=path, line=line)
-            chapter, section = num, 0
-        else:
-            if chapter == 0:
-                raise CorpusError(f"节标题出现在第一章之前：「{title}」", file=path, line=line)
-            if num != section + 1:
-                what = "重复" if num <= section else "顺序错乱（缺少前一节）"
-                raise CorpusError(f"第{_cn(chapter)}章内节标题{what}：第{_cn(num)}节「{title}」",
-                                  file=path, line=line)
-            section = num
-
-    sections: list[Section] = []
-    first = body_heads[0][0] if body_heads[0][2] == "章" else None
-    if first is None:  # pragma: no cover - guarded by the order check above
-        raise CorpusError("正文第一个标题不是章标题", file=path, line=body_heads[0][1])
+    numbering = "" if style == CHAPTERS else ITEMS
+    extra = {"numbering": numbering, "document": info.title if named else ""}
+    first = body_heads[0].offset
     pre_parts = [(0, toc_start), (toc_end, first)] if toc_found else [(0, first)]
     pre_parts = [p for p in pre_parts if p[1] > p[0]]
+    sections: list[Section] = []
     if pre_parts:
         sections.append(Section(info.id, 0, PREAMBLE_TITLE, 0, PREAMBLE_TITLE,
-                                "".join(text[a:b] for a, b in pre_parts), tuple(pre_parts), 1))
-    chapter_title = ""
-    bounds = [h[0] for h in body_heads] + [len(text)]
-    for (start, line, kind, num, title), end in zip(body_heads, bounds[1:]):
-        if kind == "章":
-            chapter, chapter_title = num, title
-            sec, sec_title = 0, ""
+                                "".join(text[a:b] for a, b in pre_parts), tuple(pre_parts), 1,
+                                **extra))
+    # a 篇 heading (and its intro) opens the intro of its first chapter
+    starts = [h for i, h in enumerate(body_heads) if h.kind != "章" or i == 0
+              or body_heads[i - 1].kind != "篇"]
+    bounds = [h.offset for h in starts[1:]] + [len(text)]
+    part, part_title, chapter, chapter_title = 0, "", 0, ""
+    pending: Head | None = None
+    for h, end in zip(starts, bounds):
+        if h.kind == "篇":
+            part, part_title, pending = h.num, h.title, h
+            nxt = next(x for x in body_heads if x.offset > h.offset)
+            if nxt.kind != "章":
+                raise CorpusError(f"「{head_name('篇', h.num)} {h.title}」之后应是章标题",
+                                  file=path, line=h.line)
+            h = nxt
+        if h.kind == "章":
+            chapter, chapter_title, sec, sec_title = h.num, h.title, 0, ""
         else:
-            sec, sec_title = num, title
-        sections.append(Section(info.id, chapter, chapter_title, sec, sec_title,
-                                text[start:end], ((start, end),), line))
+            sec, sec_title = h.num, h.title
+        start = pending.offset if pending else h.offset
+        sections.append(Section(info.id, chapter, chapter_title, sec, sec_title, text[start:end],
+                                ((start, end),), (pending or h).line, part, part_title, **extra))
+        pending = None
 
-    _check_toc(path, toc_heads, sections)
-    toc = tuple(_toc_entries(toc_heads))
+    _check_toc(path, toc_heads, sections, style)
+    toc = tuple(e for e in _toc_entries(toc_heads) if e[0] >= 0)
     return Document(info=info, text=text, sections=tuple(sections), toc=toc)
 
 
-def _toc_entries(toc_heads: list) -> list[tuple[int, int, str]]:
+def _toc_entries(toc_heads: list[Head]) -> list[tuple[int, int, str]]:
+    """(chapter, section, title) per TOC entry; a 篇 entry is (-part, 0, title)."""
     out, chapter = [], 0
-    for _, _, kind, num, title in toc_heads:
-        if kind == "章":
-            chapter = num
-            out.append((num, 0, title))
+    for h in toc_heads:
+        if h.kind == "篇":
+            out.append((-h.num, 0, h.title))
+        elif h.kind == "章":
+            chapter = h.num
+            out.append((h.num, 0, h.title))
         else:
-            out.append((chapter, num, title))
+            out.append((chapter, h.num, h.title))
     return out
 
 
-def _check_toc(path: str, toc_heads: list, sections: list[Section]) -> None:
+def _check_toc(path: str, toc_heads: list[Head], sections: list[Section], style: str) -> None:
     body = {}
     for s in sections:
         body[(s.chapter, 0)] = s.chapter_title
+        if s.part:
+            body[(-s.part, 0)] = s.part_title
         if s.section:
             body[(s.chapter, s.section)] = s.section_title
     for (chapter, sec, title), head in zip(_toc_entries(toc_heads), toc_heads):
-        name = f"第{int_to_cn(chapter)}章" + (f" 第{int_to_cn(sec)}节" if sec else "")
+        name = head_name(head.kind, head.num, style)
+        if head.kind == "节":
+            name = f"{head_name('章', chapter, style)} {name}"
         if (chapter, sec) not in body:
-            raise CorpusError(f"目录中的「{name} {title}」在正文中不存在", file=path, line=head[1])
+            raise CorpusError(f"目录中的「{name} {title}」在正文中不存在", file=path, line=head.line)
         if body[(chapter, sec)] != title:
             raise CorpusError(f"目录中的「{name} {title}」与正文标题「{body[(chapter, sec)]}」不一致",
-                              file=path, line=head[1])
-
+                              file=path, line=head.line)
 
 def load_manifest(corpus_dir: Path) -> list[DocumentInfo]:
     """Read corpus.toml; every entry needs id, title and file."""
@@ -429,10 +372,18 @@ def load_manifest(corpus_dir: Path) -> list[DocumentInfo]:
             file=(Path(corpus_dir) / entry["file"]),
             issuer=str(entry.get("issuer", "")), number=str(entry.get("number", "")),
             date_written=str(entry.get("date_written", "")),
-            date_published=str(entry.get("date_published", ""))))
+            date_published=str(entry.get("date_published", "")),
+            source=(Path(corpus_dir) / entry["source"]) if entry.get("source") else None,
+            format=str(entry.get("format", "")), added=str(entry.get("added", ""))))
     return infos
+
+
+def corpus_of(infos: list[DocumentInfo]) -> Corpus:
+    """Parse the listed documents; sections carry their document's title when there are several."""
+    named = len(infos) > 1
+    return Corpus(tuple(parse_document(info, named=named) for info in infos))
 
 
 def load_corpus(corpus_dir: Path | str) -> Corpus:
     """Parse every document listed in ``corpus_dir/corpus.toml``."""
-    return Corpus(tuple(parse_document(info) for info in load_manifest(Path(corpus_dir))))
+    return corpus_of(load_manifest(Path(corpus_dir)))

@@ -202,7 +202,7 @@ def test_calm_stable_layout(page, tmp_path):
     colour = label.evaluate("e => getComputedStyle(e).color")
     r, g, b = (int(x) for x in colour[colour.index("(") + 1:].split(")")[0].split(",")[:3])
     assert not (r > 150 and g < 100 and b < 100), colour  # labels are not red
-    answer = ask(page, "汾河治理有哪些工程？", 1)
+    ask(page, "汾河治理有哪些工程？", 1)
     assert page.locator(".gradio-container").bounding_box()["width"] == width0  # no jump
     assert not page.locator("#chatbot button[aria-label='Clear']").is_visible()  # 新对话 instead
     assert page.locator("#tabs [role=tab]").all_inner_texts()[:3] == ["问答", "浏览规划", "出题"]

@@ -142,7 +142,7 @@ def test_missing_manifest(tmp_path):
 
 
 def test_oversized_file(tmp_path, monkeypatch):
-    import rag.corpus as corpus_mod
+    import rag.readers as corpus_mod
 
     monkeypatch.setattr(corpus_mod, "MAX_FILE_BYTES", 10)
     with pytest.raises(CorpusError, match="过大"):

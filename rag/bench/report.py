@@ -38,6 +38,8 @@ def targets(res: dict) -> list[dict]:
     rows = [
         _row("冷启动摄取（含随附嵌入缓存）", _get(s1, "ingest", "timings", "total"), "s", 30.0),
         _row("冷启动摄取（不用随附缓存）", _get(res, "uncached_ingest", "timings", "total"), "s", 30.0),
+        _row("冷添加一份新规划（rag add，约 200 KB，无缓存）", _get(res, "cold_add", "timings", "add_total"),
+             "s", 60.0),
         _row("热重复摄取（进程内 build_index）", _get(s1, "ingest", "warm_s"), "s", 3.0),
         _row("热重复摄取（`python -m rag ingest` 整个进程）", _get(res, "warm_cli", "wall_s"), "s", 3.0),
     ]
@@ -124,6 +126,7 @@ def render_md(res: dict) -> str:
               "“进程”为整个子进程的墙钟时间（含导入与热重复摄取）。", ""]
     lines += _table(["规模", *STAGES, "进程 s", "新嵌入/缓存命中", "索引 MB（Chroma/BM25）",
                      "峰值 RSS MB", "热重复 s"], rows)
+    lines += _cold_add(res.get("cold_add"))
     cli = res.get("warm_cli")
     if cli:
         lines += [f"`python -m rag ingest` 热重复（整个进程，含导入）：{cli['wall_s']:.2f} s，"
@@ -302,3 +305,21 @@ def write_reports(res: dict, out_dir: Path) -> dict[str, Path]:
     paths["md"].write_text(render_md(res), encoding="utf-8")
     plot(res, paths["png"])
     return paths
+
+
+def _cold_add(add: dict | None) -> list[str]:
+    """The ``rag add`` section: per-stage seconds and what the embed stage had to do."""
+    if not add or "timings" not in add:
+        return []
+    t, e = add["timings"], add.get("embed", {})
+    stages = [("read", "读取"), ("parse_new", "解析新文档"), ("parse", "解析语料"), ("chunk", "切分"),
+              ("embed", "嵌入"), ("chroma", "Chroma"), ("bm25", "BM25"), ("add_total", "合计")]
+    rows = [[name, t.get(key)] for key, name in stages]
+    tokens = e.get("tokens", {})
+    return ["### 冷添加一份新规划（`rag add`）", "",
+            f"新文档 {add['text_bytes'] / 1024:.0f} KB 文字（.docx {add['file_bytes'] / 1024:.0f} KB），"
+            f"{add['sections']} 节；新嵌入 {add['embedded']} 条，缓存命中 {add['cached']} 条；"
+            f"待嵌入文本 {e.get('texts')} 条（去重后 {e.get('unique_texts')}：句 {e.get('sentences')}、"
+            f"块 {e.get('chunks')}、标题 {e.get('headings')}），token 数 句 {tokens.get('sentences')} / "
+            f"块 {tokens.get('chunks')}；批大小 {e.get('batch_size')}，线程 {add.get('threads')}。", "",
+            *_table(["阶段", "秒"], rows)]

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from rag.bench.add import task_add
 from rag.bench.measure import MODES, dir_size, replicate, stats_ms
 from rag.config import load_settings
 from rag.corpus import load_corpus
@@ -156,7 +157,7 @@ def _answer_latency(settings, questions: list[str]) -> dict:
     return {**stats_ms(secs), "refused": refused, "answerer": pipeline.answerer.name}
 
 
-TASKS = {"ingest": task_ingest, "naive": task_naive, "query": task_query}
+TASKS = {"ingest": task_ingest, "naive": task_naive, "query": task_query, "add": task_add}
 
 
 def child_main(argv: list[str]) -> int:

@@ -1,4 +1,4 @@
-"""Command line: ``python -m rag {ingest,search,ask,eval,quiz,bench,feedback}``.
+"""Command line: ``python -m rag {ingest,search,ask,eval,quiz,targets,bench,feedback,add,documents,remove}``.
 
 This package holds the parser (here) and one module per command family (index, ask, …);
 each parses nothing itself, calls the stage modules and prints. Every RagError
@@ -148,7 +148,25 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", metavar="FILE.jsonl", help="export 的输出文件")
     sp.add_argument("--since", metavar="YYYY-MM-DD", help="只导出该日（UTC）及以后的反馈")
     sp.set_defaults(func=command("rag.cli.feedback:run_cli"))
+    _add_document_commands(sub)
     return p
+
+
+def _add_document_commands(sub) -> None:
+    """``add`` / ``documents`` / ``remove``: the plans of the corpus folder (rag.documents)."""
+    sp = sub.add_parser("add", help="添加一份规划（.txt .docx .pdf .html），只嵌入新文档并原子切换索引")
+    sp.add_argument("file", help="规划文件")
+    sp.add_argument("--id", help="文档 id（默认取文件名）")
+    sp.add_argument("--title", help="标题（默认取正文第一行），多份文档时引用会写出它")
+    sp.add_argument("--quiet", action="store_true", help="不显示进度条")
+    sp.set_defaults(func=command("rag.cli.documents:run_add"))
+    sp = sub.add_parser("documents", help="列出语料中的文档：id、标题、格式、节数、添加时间")
+    sp.add_argument("--json", action="store_true", help="每行输出一个 JSON")
+    sp.set_defaults(func=command("rag.cli.documents:run_documents"))
+    sp = sub.add_parser("remove", help="从语料和索引中删除一份文档")
+    sp.add_argument("id", help="文档 id（见 python -m rag documents）")
+    sp.add_argument("--quiet", action="store_true", help="不显示进度条")
+    sp.set_defaults(func=command("rag.cli.documents:run_remove"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -51,6 +51,17 @@ def chapters_of(sections: list[Section]) -> list[tuple[int, str]]:
     return list(seen.items())
 
 
+def parse_document(value) -> str | None:
+    """Document filter from the UI or API: None/''/'all'/'全部' → None (every document)."""
+    text = "" if value is None else str(value).strip()
+    return None if text in ("", ALL, "全部", "全部文档") else text
+
+
+def documents_of(documents: list[dict]) -> list[tuple[str, str]]:
+    """The document picker's choices: 「全部文档」 then each document of the index manifest."""
+    return [("全部文档", ALL)] + [(d.get("title") or d["id"], d["id"]) for d in documents]
+
+
 def parse_chapter(value) -> int | None:
     """Chapter filter from the UI or API: None/''/'all'/'全部' → None; '2', 2 or '第二章…' → 2."""
     if value is None or (isinstance(value, str) and value.strip() in ("", ALL, "全部")):
@@ -92,7 +103,7 @@ class App:
         log.info("%s chars=%d ms=%.0f %s%s", what, len(question), (time.perf_counter() - t0) * 1000,
                  info, q)
 
-    def chat(self, message: str, chapter, session: dict):
+    def chat(self, message: str, chapter, session: dict, document=ALL):
         """Streaming chat turn: yields (chat messages, session, textbox value)."""
         question = (message or "").strip()
         session = new_session(session)
@@ -107,7 +118,8 @@ class App:
         t0, text, answer, failure = time.perf_counter(), "", None, None
         try:
             for part in pipeline.stream(question, history=history or None,
-                                        chapter=parse_chapter(chapter)):
+                                        chapter=parse_chapter(chapter),
+                                        doc_id=parse_document(document)):
                 if isinstance(part, str):
                     text += part
                     display[-1] = {"role": "assistant", "content": streaming_html(text)}
@@ -194,7 +206,8 @@ class App:
         md.write_text(to_markdown(turns), encoding="utf-8")
         return [str(md), str(write_docx(turns, out / "规划问答记录.docx"))]
 
-    def ask(self, question: str, chapter: str = "全部", history: list | None = None) -> dict:
+    def ask(self, question: str, chapter: str = "全部", history: list | None = None,
+            document: str = "全部") -> dict:
         """Answer one question (JSON): answer, refused, answerer, citations, notice, standalone, history."""
         question = (question or "").strip()
         if not question:
@@ -205,7 +218,7 @@ class App:
         t0 = time.perf_counter()
         try:
             answer = pipeline.ask(question, history=hist[-2 * HISTORY_TURNS:] or None,
-                                  chapter=parse_chapter(chapter))
+                                  chapter=parse_chapter(chapter), doc_id=parse_document(document))
         except RagError as exc:
             raise user_error(str(exc)) from None
         self._log("ask", question, t0, refused=answer.refused)
@@ -231,9 +244,11 @@ class App:
         filt = [("全部章节", ALL)] + [(label, str(ch)) for ch, label in chapters]
         pick = [(label, str(ch)) for ch, label in chapters]
         sec_update, text = self.browse_chapter(TOC)
+        docs = self.backend.index.manifest.documents
         yield (self.backend.status(), gr.update(choices=filt, value=ALL),
                gr.update(choices=[("目录", TOC)] + pick, value=TOC), sec_update,
-               gr.update(choices=pick, value=[]), text)
+               gr.update(choices=pick, value=[]), text,
+               gr.update(choices=documents_of(docs), value=ALL, visible=len(docs) > 1))
 
     def _sections(self, chapter: int | None = None) -> list[Section]:
         self.backend.wait()

