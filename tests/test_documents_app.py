@@ -25,7 +25,7 @@ def app(tiny_corpus, tmp_path):
 
 def test_document_picker_scopes_answers(app):
     last = list(app.startup())[-1]
-    picker = last[5]
+    picker = last[-1]  # the document picker is the last output of startup
     assert picker["visible"] is True
     assert picker["choices"][0] == ("全部文档", "all") and ("示例市规划", "city") in picker["choices"]
 
