@@ -4,7 +4,7 @@ Each line is::
 
     {"id", "question", "gold": [{"chapter", "section"[, "doc_id"]}], "answer", "evidence", "type"}
 
-``type`` is fact | paraphrase | concept | multi | unanswerable; gold is [] exactly for
+``type`` is fact | paraphrase | concept | multi | everyday | unanswerable; gold is [] exactly for
 unanswerable questions; ``evidence`` must be a substring of a gold section. :func:`check_dataset`
 lists every bad row with its reason; :func:`load_dataset` refuses a file with any.
 
@@ -24,7 +24,7 @@ from rag.errors import RagError
 from rag.evaluation.metrics import Key, dedupe
 from rag.jsonl import read_rows
 
-TYPES = ("fact", "paraphrase", "concept", "multi", "unanswerable")
+TYPES = ("fact", "paraphrase", "concept", "multi", "everyday", "unanswerable")
 DEFAULT_DATASET = PROJECT_ROOT / "eval" / "datasets" / "dev.jsonl"
 
 
