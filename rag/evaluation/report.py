@@ -15,6 +15,7 @@ import math
 from pathlib import Path
 
 from rag.corpus import int_to_cn
+from rag.evaluation import diagnostics
 
 TYPE_NAMES = {"fact": "事实", "paraphrase": "改述", "concept": "概念", "multi": "多节",
               "unanswerable": "无答案"}
@@ -133,6 +134,7 @@ def render_markdown(results: dict) -> str:
              f"{_f(a['latency_ms']['p50'], 1)} / {_f(a['latency_ms']['p95'], 1)}",
              "每题一次 Pipeline.ask"]])
 
+    lines += diagnostics.markdown(results.get("diagnostics"))  # rag/evaluation/diagnostics.py
     lines += ["", "## 图", "", "![hit@k](hit_at_k.png)", "", "![按章](per_chapter.png)", "",
               "![按题型](per_type.png)", ""]
     return "\n".join(lines)
