@@ -337,6 +337,9 @@ def export_shipped_cache(settings: Settings) -> Path:
         s.heading_path for s in sections] + plan_terms(bridge_texts(sections))
 
     out = SHIPPED_CACHE_DIR / f"{slug}.npz"
+    # vectors the build took from the shipped file were never written to the local cache
+    for key, vec in EmbeddingCache._read(out).items():
+        cache._vectors.setdefault(key, vec)
     cache.save(out, keys=[text_key(t) for t in texts])
     sample = [texts[i] for i in (0, len(texts) // 2, len(texts) - 1)]
     out.with_suffix(".sample.txt").write_text("\n\x1e\n".join(sample), encoding="utf-8")
