@@ -172,7 +172,8 @@ def test_dev_set_covers_every_chapter_and_type(real_corpus):
     assert not bad and len(good) >= 150
     chapters = {c for q in good for _, c, _ in q.gold}
     assert chapters == {s.chapter for s in real_corpus.sections}
-    assert {q.type for q in good} == {"fact", "paraphrase", "concept", "multi", "unanswerable"}
+    assert {q.type for q in good} == {"fact", "paraphrase", "concept", "multi", "everyday",
+                                      "unanswerable"}
 
 
 # ------------------------------------------------------------------ end to end
