@@ -4,11 +4,13 @@ The plan's terms are mined from the plan itself: its jieba tokens (rag.wordseg, 
 or more, not bare numbers) and the programme names it quotes (“人人持证、技能社会”). They are
 embedded once at ingest with the index's embedder (passage side, through the embedding cache,
 so the shipped cache in corpus/cache/ covers them) and saved with the build as
-``bridge.npz``. At query time the question's words that the plan never uses are embedded (one
-batch call) and each is matched with its nearest plan terms; the question's own vector is
-matched too, which catches words jieba splits into single characters (挖煤 → 挖, 煤). The
-matched terms form a second BM25 query whose ranking is one more signal for fusion; the
-expansion is returned so `search --json` can show why a section came up.
+``bridge.npz``. At query time the plan terms nearest the question's own vector are taken (no
+extra embedding call; this also catches words jieba splits into single characters, 挖煤 → 挖,
+煤), skipping terms the question already holds; the question's words the plan never uses are
+reported with them. :meth:`Bridge.expand` can also match those words one by one from their own
+vectors (``word_vectors``), but on dev.jsonl that added noise (几年 → 三年), so the retriever
+does not pass them. The matched terms form a second BM25 query whose ranking is one more signal
+for fusion; the expansion is returned so `search --json` can show why a section came up.
 
 No synonym list is written by hand: what is added depends only on the plan's text and the
 embedder. Not handled here: BM25 scoring and fusion (retrieval.py, fusion.py), building the
