@@ -29,6 +29,7 @@ for _k, _v in {"ANONYMIZED_TELEMETRY": "False", "GRADIO_ANALYTICS_ENABLED": "Fal
 
 # Retrieval modes, defined once (the CLI, the evaluation suite and the retriever read this).
 MODES = ("bm25", "dense", "hybrid")
+FUSIONS = ("rrf", "learned")
 
 
 class Settings(BaseSettings):
@@ -66,6 +67,15 @@ class Settings(BaseSettings):
     depth_chunks: int = Field(40, ge=1)
     depth_headings: int = Field(20, ge=1)
     depth_bm25: int = Field(100, ge=1)
+    # fusion of the ranked lists: "rrf" (weights above) or "learned" (rag.fusion: a logistic
+    # regression over per-section signals, coefficients in fusion_model, fitted out-of-fold)
+    fusion: str = "learned"
+    fusion_model: Path | None = None  # default: eval/fusion.json
+    # vocabulary bridge (rag.bridge): plan terms nearest the question vector feed a second BM25
+    # list; the depth and floor were picked on dev.jsonl (in-sample)
+    bridge: bool = True
+    bridge_terms: int = Field(10, ge=0)
+    bridge_min_cosine: float = 0.85
     # sentence evidence (rag.evidence): score = cosine + w_coverage·coverage + w_rank/rank;
     # a dev grid (coverage 0.1–0.5, rank 0–0.1) put the best sentence in a gold section for
     # 86–87% of answerable questions at these
@@ -115,6 +125,13 @@ class Settings(BaseSettings):
     log_questions: bool = False
     # feedback store (rag.feedback): SQLAlchemy URL; unset = sqlite:///<data_dir>/feedback.sqlite3
     db_url: str | None = None
+
+    @field_validator("fusion")
+    @classmethod
+    def _fusion(cls, v: str) -> str:
+        if v not in FUSIONS:
+            raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}")
+        return v
 
     @field_validator("mode")
     @classmethod

@@ -24,11 +24,16 @@ Not handled here: composing answers (answering.py).
 
 from __future__ import annotations
 
+import math
+import os
 import unicodedata
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from rag import fusion
+from rag.bridge import Bridge, Expansion
 from rag.chunking import Chunk
 from rag.config import MODES, Settings
 from rag.corpus import SectionRef
@@ -121,6 +126,7 @@ class Retrieval:
 
     hits: list[Hit]
     qvec: list[float] | None
+    expansion: Expansion | None = None  # what the vocabulary bridge added (hybrid mode)
 
 
 @dataclass
@@ -155,6 +161,48 @@ class Retriever:
         self._counts: dict[int, int] = {}
         self._heading_keys = {heading_id(sec): sec.key
                               for sec in index.sections}
+        self._vocab = getattr(index.bm25, "vocab_dict", None) or {}
+        self.bridge = Bridge.load(Path(os.path.realpath(self.settings.index_dir))) \
+            if self.settings.bridge else None
+        self._fusion_model = None
+        self._tokens: dict[SectionKey, tuple[set, set]] | None = None
+        self._idf_table: dict[str, float] = {}
+
+    def _knows(self, token: str) -> bool:
+        return token in self._vocab if self._vocab else True
+
+    @property
+    def fusion_model(self) -> fusion.FusionModel:
+        if self._fusion_model is None:
+            self._fusion_model = fusion.load_model(self.settings.fusion_model)
+        return self._fusion_model
+
+    def _section_token_table(self) -> dict[SectionKey, tuple[set, set]]:
+        """Per section: tokens of its text and headings, and of its headings alone (lazy)."""
+        if self._tokens is None:
+            table = {}
+            for sec in self.index.sections:
+                head = set(tokenize(sec.heading_path))
+                table[sec.key] = (set(tokenize(sec.text)) | head, head)
+            n = len(table)
+            df: dict[str, int] = {}
+            for toks, _ in table.values():
+                for t in toks:
+                    df[t] = df.get(t, 0) + 1
+            self._idf_table = {t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()}
+            self._idf_unknown = math.log((n + 1) / 0.5)
+            self._tokens = table
+        return self._tokens
+
+    def _section_tokens(self, key: SectionKey) -> set:
+        return self._section_token_table().get(key, (set(), set()))[0]
+
+    def _heading_tokens(self, key: SectionKey) -> set:
+        return self._section_token_table().get(key, (set(), set()))[1]
+
+    def _idf(self, token: str) -> float:
+        self._section_token_table()
+        return self._idf_table.get(token, self._idf_unknown)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Retriever":
@@ -176,10 +224,28 @@ class Retriever:
         Raises:
             RetrievalError: empty question, unknown mode, chapter that does not exist.
         """
+        return self.search_full(question, k, mode, chapter, doc_id).hits
+
+    def search_full(self, question: str, k: int | None = None, mode: str | None = None,
+                    chapter: int | None = None, doc_id: str | None = None) -> Retrieval:
+        """:meth:`search` returning the whole :class:`Retrieval` (hits and bridge expansion)."""
         question, _ = clean_question(question, self.settings.max_question_chars)
         if not question:
             raise RetrievalError("问题为空（或只含空白、不可见字符）：请输入要查询的问题")
-        return self.retrieve(question, k=k, mode=mode, chapter=chapter, doc_id=doc_id).hits
+        return self.retrieve(question, k=k, mode=mode, chapter=chapter, doc_id=doc_id)
+
+    def explain(self, retrieval: Retrieval) -> list[dict]:
+        """Each hit's JSON plus the expansion terms found in its section (``search --json``)."""
+        exp = retrieval.expansion
+        out = []
+        for h in retrieval.hits:
+            row = h.to_json()
+            if exp is not None:
+                toks = self._section_tokens(h.key)
+                row["expansion"] = exp.to_json() | {"matched_terms": [
+                    t for t in exp.tokens if set(tokenize(t)) & toks]}
+            out.append(row)
+        return out
 
     def retrieve(self, question: str, k: int | None = None, mode: str | None = None,
                  chapter: int | None = None, doc_id: str | None = None) -> Retrieval:
@@ -227,9 +293,9 @@ class Retriever:
                 ranked.offer(key, 1.0 - float(dist), uid)  # cosine space: d = 1 - cos
         return ranked
 
-    def _bm25(self, question: str, chapter, doc_id) -> _Ranked:
+    def _bm25(self, tokens: list[str], chapter, doc_id) -> _Ranked:
         ranked = _Ranked()
-        tokens = tokenize(question)
+        tokens = [t for t in tokens if self._knows(t)]
         if not tokens:
             return ranked
         scores = self.index.bm25.get_scores(tokens)
@@ -244,29 +310,68 @@ class Retriever:
                 ranked.offer(c.key, float(scores[i]), c.id)
         return ranked
 
-    def _search(self, question: str, k: int, mode: str, chapter, doc_id) -> Retrieval:
+    def _lists(self, question: str, mode: str, chapter, doc_id):
+        """The ranked lists of one question (name → _Ranked), the query vector, the expansion."""
         s = self.settings
-        qvec = None
-        lists: list[tuple[float, _Ranked]] = []
-        sent = chunk = bm = _Ranked()
+        qvec, expansion = None, None
+        lists: dict[str, _Ranked] = {}
         if mode in ("hybrid", "dense"):
             qvec = self.embedder.get_query_embedding(question)
-            sent = self._dense(self.index.sentence_store, qvec, s.depth_sentences, chapter, doc_id)
-            chunk = self._dense(self.index.chunk_store, qvec, s.depth_chunks, chapter, doc_id)
-            lists += [(s.weight_sentence, sent), (s.weight_chunk, chunk)]
-            if s.weight_heading:
-                head = self._dense(self.index.heading_store, qvec, s.depth_headings, chapter,
-                                   doc_id, self._heading_keys)
-                lists.append((s.weight_heading, head))
+            lists["sent"] = self._dense(self.index.sentence_store, qvec, s.depth_sentences,
+                                        chapter, doc_id)
+            lists["chunk"] = self._dense(self.index.chunk_store, qvec, s.depth_chunks, chapter,
+                                         doc_id)
+            if s.weight_heading or s.fusion == "learned":
+                lists["head"] = self._dense(self.index.heading_store, qvec, s.depth_headings,
+                                            chapter, doc_id, self._heading_keys)
         if mode in ("hybrid", "bm25"):
-            bm = self._bm25(question, chapter, doc_id)
-            lists.append((s.weight_bm25 if mode == "hybrid" else 1.0, bm))
+            tokens = tokenize(question)
+            lists["bm25"] = self._bm25(tokens, chapter, doc_id)
+            if mode == "hybrid" and self.bridge is not None and s.bridge and s.bridge_terms:
+                expansion = self.bridge.expand(tokens, None, np.asarray(qvec), known=self._knows,
+                                               per_query=s.bridge_terms,
+                                               min_cosine=s.bridge_min_cosine,
+                                               question=question)
+                extra = [t for term in expansion.tokens for t in tokenize(term)]
+                lists["bm25x"] = self._bm25(extra, chapter, doc_id)
+        return lists, qvec, expansion
 
+    def signals(self, question: str, chapter=None, doc_id=None):
+        """Hybrid signals of a cleaned question: (candidate sections, feature matrix, lists,
+        query vector, expansion). The learned fusion scores the matrix; training reads it."""
+        lists, qvec, expansion = self._lists(question, "hybrid", chapter, doc_id)
+        rrf = self._rrf(lists, "hybrid")
+        candidates = sorted(rrf)
+        sig = fusion.Signals({n: r.scores for n, r in lists.items()},
+                             {t: self._idf(t) for t in set(tokenize(question))},
+                             tuple({t for term in (expansion.tokens if expansion else [])
+                                    for t in tokenize(term)}), rrf)
+        X = fusion.feature_matrix(sig, candidates, self._section_tokens, self._heading_tokens)
+        return candidates, X, lists, qvec, expansion
+
+    def _rrf(self, lists: dict[str, "_Ranked"], mode: str) -> dict[SectionKey, float]:
+        s = self.settings
+        weights = {"sent": s.weight_sentence, "chunk": s.weight_chunk, "head": s.weight_heading,
+                   "bm25": s.weight_bm25 if mode == "hybrid" else 1.0, "bm25x": 0.0}
         fused: dict[SectionKey, float] = {}
-        for weight, ranked in lists:
+        for name, ranked in lists.items():
+            if not weights[name]:
+                continue
             for key, r in ranked.ranks().items():
-                fused[key] = fused.get(key, 0.0) + weight / (s.rrf_k + r)
+                fused[key] = fused.get(key, 0.0) + weights[name] / (s.rrf_k + r)
+        return fused
+
+    def _search(self, question: str, k: int, mode: str, chapter, doc_id) -> Retrieval:
+        if mode == "hybrid" and self.settings.fusion == "learned":
+            candidates, X, lists, qvec, expansion = self.signals(question, chapter, doc_id)
+            scores = self.fusion_model.score(X) if len(candidates) else np.zeros(0)
+            fused = dict(zip(candidates, scores.tolist()))
+        else:
+            lists, qvec, expansion = self._lists(question, mode, chapter, doc_id)
+            fused = self._rrf(lists, mode)
         order = sorted(fused, key=lambda key: -fused[key])[:k]
+        empty = _Ranked()
+        sent, chunk, bm = (lists.get(n, empty) for n in ("sent", "chunk", "bm25"))
 
         hits = []
         for rank, key in enumerate(order, start=1):
@@ -275,7 +380,7 @@ class Retriever:
                 dense if mode == "dense" else bm.scores.get(key, 0.0))
             hits.append(Hit(chunk=self._pick_chunk(key, sent.units.get(key), chunk, bm),
                             score=score, rank=rank))
-        return Retrieval(hits, qvec)
+        return Retrieval(hits, qvec, expansion)
 
     def _pick_chunk(self, key: SectionKey, sentence_id: str | None, chunk: _Ranked,
                     bm: _Ranked) -> Chunk:

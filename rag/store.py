@@ -38,6 +38,7 @@ import numpy as np
 
 from rag import __version__
 from rag.chunking import CHUNKER_VERSION, Chunk, chunk_corpus
+from rag.bridge import bridge_texts, build_bridge, plan_terms
 from rag.config import PROJECT_ROOT, Settings
 from rag.corpus import Corpus, Section, load_corpus
 from rag.errors import IndexError_, IndexMismatchError, RagError
@@ -292,6 +293,9 @@ def _build_locked(settings: Settings, corpus: Corpus, rebuild: bool, progress: b
     texts = ([u.index_text(settings.prefix_dense) for u in sentences + chunks]
              + [sec.heading_path for sec in sections])
     vectors, embedded = embed_texts(model, texts, cache, progress=progress)
+    # the vocabulary bridge's plan terms, embedded through the same cache (rag.bridge)
+    n_terms = build_bridge(build, bridge_texts(sections), lambda terms: embed_texts(
+        model, terms, cache, progress=progress, desc="plan terms")[0])
     if cache.dirty:
         try:
             cache.save()
@@ -330,7 +334,8 @@ def _build_locked(settings: Settings, corpus: Corpus, rebuild: bool, progress: b
     _write_jsonl(build / "units.jsonl", (asdict(u) for u in sentences + chunks))
     _write_jsonl(build / "sections.jsonl", (_section_row(s) for s in corpus.sections))
     counts = {"documents": len(corpus.documents), "sections": len(sections),
-              "sentences": len(sentences), "chunks": len(chunks), "headings": len(sections)}
+              "sentences": len(sentences), "chunks": len(chunks), "headings": len(sections),
+              "bridge_terms": n_terms}
     counts["targets"] = write_targets(build, corpus)  # 目标一览: rag.targets
     timings["total"] = time.perf_counter() - t0
     manifest = Manifest(
@@ -369,10 +374,14 @@ def export_shipped_cache(settings: Settings) -> Path:
     cache = EmbeddingCache(Path(settings.data_dir) / "embed-cache" / f"{slug}.npz",
                            manifest.embedder)
     units = [Chunk(**r) for r in _read_jsonl(index_root / "units.jsonl")]
+    sections = [_section_from_row(r) for r in _read_jsonl(index_root / "sections.jsonl")]
     texts = [u.index_text(manifest.prefix_dense) for u in units] + [
-        _section_from_row(r).heading_path for r in _read_jsonl(index_root / "sections.jsonl")]
+        s.heading_path for s in sections] + plan_terms(bridge_texts(sections))
 
     out = SHIPPED_CACHE_DIR / f"{slug}.npz"
+    # vectors the build took from the shipped file were never written to the local cache
+    for key, vec in EmbeddingCache._read(out).items():
+        cache._vectors.setdefault(key, vec)
     cache.save(out, keys=[text_key(t) for t in texts])
     sample = [texts[i] for i in (0, len(texts) // 2, len(texts) - 1)]
     out.with_suffix(".sample.txt").write_text("\n\x1e\n".join(sample), encoding="utf-8")

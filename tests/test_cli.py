@@ -28,7 +28,9 @@ def test_search_json_shape(real_index_settings):
               real_index_settings.data_dir)
     assert out.returncode == 0, out.stderr
     hits = json.loads(out.stdout)
-    assert len(hits) == 3 and set(hits[0]) == HIT_KEYS
+    # hybrid hits also carry the vocabulary bridge's expansion (rag.bridge)
+    assert len(hits) == 3 and set(hits[0]) == HIT_KEYS | {"expansion"}
+    assert set(hits[0]["expansion"]) == {"unknown_words", "added_terms", "matched_terms"}
     assert (hits[0]["chapter"], hits[0]["section"]) == (2, 3)
     assert hits[0]["section_title"] == "培育一流创新主体" and "5000家" in hits[0]["text"]
     assert [h["rank"] for h in hits] == [1, 2, 3]

@@ -49,20 +49,20 @@ def run_search(args, settings) -> int:
     if rows is not None:
         for row in rows:
             try:
-                hits = retriever.search(row["question"], k=args.k, mode=args.mode,
-                                        chapter=args.chapter)
+                found = retriever.search_full(row["question"], k=args.k, mode=args.mode,
+                                              chapter=args.chapter)
                 out = {"id": row.get("id"), "question": row["question"],
-                       "hits": [h.to_json() for h in hits]}
+                       "hits": retriever.explain(found)}
             except RagError as exc:
                 out = {"id": row.get("id"), "question": row["question"], "hits": [],
                        "error": str(exc)}
             _print_json(out)
         return 0
-    hits = retriever.search(args.question, k=args.k, mode=args.mode, chapter=args.chapter)
-    if args.json:
-        _print_json([h.to_json() for h in hits])
+    found = retriever.search_full(args.question, k=args.k, mode=args.mode, chapter=args.chapter)
+    if args.json:  # each hit carries the bridge's expansion and the terms it matched there
+        _print_json(retriever.explain(found))
         return 0
-    for h in hits:
+    for h in found.hits:
         snippet = " ".join(h.text.split())[:80]
         print(f"{h.rank:>2}  {h.score:.4f}  「{h.label}」\n    {snippet}")
     return 0

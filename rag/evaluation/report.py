@@ -22,6 +22,7 @@ from pathlib import Path
 from rag.evaluation.failures import KINDS
 from rag.evaluation.plots import TYPE_NAMES, chapter_name, cjk_font, font_file, write_plots
 from rag.evaluation.stats import SMALL_GROUP
+from rag.evaluation import diagnostics
 
 __all__ = ["TARGETS", "cjk_font", "render_markdown", "write_csv", "write_report"]
 
@@ -299,6 +300,7 @@ def render_markdown(results: dict, plots: list[str] | None = None) -> str:
         lines.append(f"- naive 基线：LlamaIndex SentenceSplitter({n['chunk_size']}/{n['chunk_overlap']})"
                      f" 切原文为 {n['nodes']} 个节点，无标题元数据，同一嵌入模型，余弦 top-k，"
                      "按字符重叠映射回章节。")
+    lines += diagnostics.markdown(results.get("diagnostics"))  # misses with signals, overlap bands
     if plots:
         font = results.get("plot_font")
         lines += ["", "## 图", "", f"字体：{font['name']}" if font and font.get("name")

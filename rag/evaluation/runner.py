@@ -26,6 +26,7 @@ from rag.config import Settings
 from rag.corpus import load_corpus
 from rag.evaluation import failures
 from rag.evaluation.answers import answer_record, answer_summary
+from rag.evaluation import diagnostics
 from rag.evaluation.baseline import NAIVE_CHUNK_SIZE, NAIVE_OVERLAP, NaiveRetriever
 from rag.evaluation.dataset import TYPES, DatasetError, GoldQuestion, file_sha256, load_dataset
 from rag.evaluation.metrics import (DEFAULT_KS, DEPTH, Key, mean_metrics, percentile,
@@ -190,6 +191,8 @@ def evaluate(dataset: Path | str, settings: Settings, *, modes: Sequence[str] = 
 
     summary = summarize(questions, per_q, modes)
     focus = "hybrid" if "hybrid" in modes else modes[0]
+    diag = diagnostics.collect(retriever, questions, per_q, {s.key: s for s in corpus.sections},
+                               focus, labels) if focus == "hybrid" else None
     types = {t: sum(q.type == t for q in questions) for t in TYPES}
     results = {
         "package_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -215,6 +218,7 @@ def evaluate(dataset: Path | str, settings: Settings, *, modes: Sequence[str] = 
                        "refusal_threshold": getattr(pipeline.answerer, "threshold", None),
                        "calibration": _calibration(settings, dataset)})
         if pipeline else None,
+        "diagnostics": diag,
         "chapter_titles": {str(c): t for d in corpus.documents for c, t in d.chapters().items()},
     }
     if out_dir is not None:
