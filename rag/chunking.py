@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from rag.corpus import Corpus, Section, SectionRef, ref_of
+from rag.corpus import Corpus, Located, Section
 
 CHUNKER_VERSION = "3"  # bumped when the index layout changes too (3: heading vectors)
 _SENT_END = re.compile(r"[^。！？；!?;\n]*(?:[。！？；!?;]+[”’」』)]*|\n+|$)")
@@ -48,7 +48,7 @@ def count_tokens(text: str) -> int:
 
 
 @dataclass(frozen=True)
-class Chunk:
+class Chunk(Located):
     """A retrievable unit: a sentence (``kind='s'``) or a packed chunk (``kind='c'``)."""
 
     id: str
@@ -67,14 +67,6 @@ class Chunk:
     part_title: str = ""
     numbering: str = ""
     document: str = ""
-
-    @property
-    def ref(self) -> SectionRef:
-        return ref_of(self)
-
-    @property
-    def key(self) -> tuple[str, int, int]:
-        return (self.doc_id, self.chapter, self.section)
 
     @property
     def span(self) -> tuple[int, int]:

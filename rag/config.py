@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict,
                                TomlConfigSettingsSource)
 
@@ -126,18 +126,12 @@ class Settings(BaseSettings):
     # feedback store (rag.feedback): SQLAlchemy URL; unset = sqlite:///<data_dir>/feedback.sqlite3
     db_url: str | None = None
 
-    @field_validator("fusion")
+    @field_validator("mode", "fusion")
     @classmethod
-    def _fusion(cls, v: str) -> str:
-        if v not in FUSIONS:
-            raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}")
-        return v
-
-    @field_validator("mode")
-    @classmethod
-    def _mode(cls, v: str) -> str:
-        if v not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}")
+    def _choice(cls, v: str, info: ValidationInfo) -> str:
+        allowed = {"mode": MODES, "fusion": FUSIONS}[info.field_name]
+        if v not in allowed:
+            raise ValueError(f"{info.field_name} must be one of {', '.join(allowed)}")
         return v
 
     @classmethod

@@ -50,8 +50,21 @@ class DocumentInfo:
     added: str = ""
 
 
+class Located:
+    """``ref`` and ``key`` for a record that carries doc_id, chapter and section fields and
+    their titles (Section, Chunk): the one place a section reference is made."""
+
+    @property
+    def ref(self) -> "SectionRef":
+        return ref_of(self)
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        return (self.doc_id, self.chapter, self.section)
+
+
 @dataclass(frozen=True)
-class Section:
+class Section(Located):
     """A numbered section, a chapter intro (section 0) or the preamble (chapter 0).
 
     ``parts`` are ``(start, end)`` character offsets into the document's text; ``text`` is
@@ -73,14 +86,6 @@ class Section:
     part_title: str = ""
     numbering: str = ""
     document: str = ""
-
-    @property
-    def ref(self) -> "SectionRef":
-        return ref_of(self)
-
-    @property
-    def key(self) -> tuple[str, int, int]:
-        return (self.doc_id, self.chapter, self.section)
 
     @property
     def span(self) -> tuple[int, int]:
