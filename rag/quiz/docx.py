@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Sequence
 
-from rag.quiz.export import (LETTERS, TITLE, QuizMeta, answer_text, display_stem, groups,
+from rag.quiz.sheet import (LETTERS, TITLE, QuizMeta, answer_text, display_stem, groups,
                              key_note)
 from rag.quiz.items import QuizItem
 
