@@ -36,6 +36,7 @@ SCOPE_LINE = "本助手只依据规划原文回答与规划有关的问题，不
 CALIBRATION_FILE = "refusal.json"
 DEFAULT_CALIBRATION = PROJECT_ROOT / "eval" / CALIBRATION_FILE
 RELATED_SHOWN = 3  # nearest sections listed as 可能相关 under a refusal
+HARD_REFUSAL = -1.0  # the support of a question a hard check refuses, whatever the threshold
 
 # Words that frame a question in time or scope but say nothing about its topic; a sentence
 # matching only these ("到2025年，全省……达到") is not evidence for a specific target.
@@ -71,7 +72,7 @@ class Features:
         1 + cosine and are refused only by the hard checks.
         """
         if self.foreign or self.no_typed_evidence or self.off_topic:
-            return -1.0
+            return HARD_REFUSAL
         if self.asks_value:
             return self.typed_coverage
         return 1.0 + self.best_cosine
@@ -145,7 +146,8 @@ def decide(support: float, threshold: float, *, contentless: bool, has_evidence:
     ``focused``: a follow-up pointing at a section (这一节…) is answered from that section
     whatever its score.
     """
-    return contentless or not has_evidence or (not focused and support < threshold)
+    return contentless or not has_evidence or (
+        not focused and (support <= HARD_REFUSAL or support < threshold))
 
 
 def refusal_text(related_labels: list[str], out_of_scope: bool = False) -> str:
@@ -192,16 +194,24 @@ def pick_threshold(answerable: list[float], unanswerable: list[float],
                    max_false: float = 0.05) -> tuple[float, float, float]:
     """Threshold maximising refused unanswerable with false refusals ≤ ``max_false``.
 
-    A question is refused when its score is below the threshold. Returns
+    A question is refused when its score is below the threshold, and always when a hard check
+    refused it (:data:`HARD_REFUSAL`): those count against ``max_false`` too, and when they
+    alone exceed it the threshold refuses nothing more. Returns
     ``(threshold, refused_unanswerable_rate, false_refusal_rate)``.
     """
-    cands = sorted(set(answerable) | set(unanswerable))
-    best = (min(cands) - 1e-6 if cands else 0.0, 0.0, 0.0)
+    def rates(t: float) -> tuple[float, float]:
+        fr = sum(a < t or a <= HARD_REFUSAL for a in answerable) / max(1, len(answerable))
+        ru = sum(u < t or u <= HARD_REFUSAL for u in unanswerable) / max(1, len(unanswerable))
+        return ru, fr
+
+    # the floor: only the hard checks refuse (kept even when they alone exceed max_false)
+    floor = HARD_REFUSAL + 1e-6
+    best = (floor, *rates(floor))
+    cands = sorted(x for x in set(answerable) | set(unanswerable) if x > HARD_REFUSAL)
     for i, c in enumerate(cands):
         # midpoint to the next candidate: robust to ties and small drift
         t = (c + cands[i + 1]) / 2 if i + 1 < len(cands) else c + 1e-6
-        fr = sum(a < t for a in answerable) / max(1, len(answerable))
-        ru = sum(u < t for u in unanswerable) / max(1, len(unanswerable))
+        ru, fr = rates(t)
         if fr <= max_false and (ru, -fr) > (best[1], -best[2]):
             best = (t, ru, fr)
     return best
