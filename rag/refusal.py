@@ -84,8 +84,14 @@ class Features:
 def features(scorer: SentenceScorer, question: str, scored: list, settings: Settings) -> Features:
     """Refusal features of a question given its scored sentences (best first)."""
     q_tokens = list(dict.fromkeys(tokenize(question)))
-    total = sum(scorer.idf(t) for t in q_tokens) or 1.0
-    unknown = sum(scorer.idf(t) for t in q_tokens if not scorer.knows(t)) / total
+    focus = topic_words(question)
+    # words the plan never uses, among the question's content words (colloquial function words
+    # such as 会不会/以后 say nothing about the topic); a word found anywhere in the plan's text
+    # counts as known (煤 in 原煤)
+    words = focus or q_tokens
+    total = sum(scorer.idf(t) for t in words) or 1.0
+    unknown = sum(scorer.idf(t) for t in words
+                  if not scorer.knows(t) and not scorer.mentions(t)) / total
     years = set(re.findall(r"(?:19|20)\d\d", question))
     foreign = bool(years - scorer.plan_years) or any(
         r in question and not scorer.mentions(r) for r in REGIONS)
@@ -95,7 +101,6 @@ def features(scorer: SentenceScorer, question: str, scored: list, settings: Sett
     best = scored[0]
     sec_cov = scorer.coverage(q_tokens, scorer.section_tokens(best.hit.key))
     typed = [x for x in scored[:settings.scope_top] if x.in_scope]
-    focus = topic_words(question)
     typed_cov = max((scorer.text_coverage(focus, scorer.with_context(x.unit)) for x in typed),
                     default=0.0)
     off_topic = best.cosine < settings.off_topic_cosine and unknown >= settings.off_topic_unknown

@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--dataset", default="eval/datasets/dev.jsonl",
                     help="校准用的金标集（含 unanswerable 题），默认 eval/datasets/dev.jsonl")
     sp.add_argument("--save", metavar="FILE.json", help="校准结果写到此文件（如 eval/refusal.json）")
+    sp.add_argument("--max-false", type=float, default=0.03,
+                    help="校准时允许的可回答题误拒率上限（默认 0.03）")
     sp.add_argument("--folds", type=int, default=5,
                     help="校准时做 k 折交叉验证，报告折外（out-of-fold）拒答率（默认 5；0 = 不做）")
     sp.set_defaults(func=command("rag.cli.ask:run_cli"))

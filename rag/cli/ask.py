@@ -93,7 +93,7 @@ def run_cli(args, settings: Settings) -> int:
         raise RetrievalError("问题为空：用法 python -m rag ask \"问题\"")
     pipeline = Pipeline.from_settings(settings, answerer=args.answerer)
     if calibrating:
-        record = calibrate(pipeline, args.dataset, folds=args.folds)
+        record = calibrate(pipeline, args.dataset, max_false=args.max_false, folds=args.folds)
         out = Path(args.save) if args.save else Path(settings.data_dir) / CALIBRATION_FILE
         out.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         print(json.dumps(record, ensure_ascii=False))
