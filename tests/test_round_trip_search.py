@@ -56,11 +56,14 @@ def _converted(tmp_path, fmt: str) -> Retriever:
     return Retriever.from_settings(settings)
 
 
+PDF_GAP = pytest.mark.xfail(
+    strict=False, reason="known gap (issue 16 open): the PDF reader re-joins wrapped lines "
+    "heuristically, chunks are re-embedded, and 7 of 328 hybrid top sections differed, some far "
+    "from the original's")
+
+
 @pytest.mark.parametrize("fmt", ["docx", pytest.param("html", marks=pytest.mark.slow),
-                                 pytest.param("pdf", marks=[pytest.mark.slow, pytest.mark.xfail(
-                                     strict=False, reason="known gap (issue 16 open): the PDF reader "
-                                     "re-joins wrapped lines heuristically, chunks are re-embedded, and "
-                                     "7 of 328 hybrid top sections differed, some far from the original"))])
+                                 pytest.param("pdf", marks=[pytest.mark.slow, PDF_GAP])])
 def test_same_top_section_for_dev_questions(original, tmp_path, fmt):
     retriever = _converted(tmp_path, fmt)
     assert len(retriever.index.sections) == 82
