@@ -40,9 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     except RagError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 2
-    demo, _ = build_app(settings)
+    demo, app = build_app(settings)
     try:
-        launch(demo, settings)
+        launch(demo, settings, backend=app.backend)
     except OSError as exc:
         print(f"错误：无法在 {settings.app_host}:{settings.app_port} 启动（{exc}）", file=sys.stderr)
         return 1

@@ -8,11 +8,12 @@ import subprocess
 import sys
 
 import gradio as gr
+import httpx
 import pytest
 
 from rag.config import PROJECT_ROOT, load_settings
 from rag.errors import ConfigError
-from rag.ui import build_app, check_bind, is_loopback, launch, parse_chapter
+from rag.ui import Backend, build_app, check_bind, is_loopback, launch, parse_chapter
 from rag.ui.render import section_html
 from tests.conftest import free_port
 
@@ -305,9 +306,16 @@ def test_gradio_client_round_trip(real_index_settings):
     settings = real_index_settings.model_copy(update={"app_port": free_port(),
                                                       "app_password": "s3cret"})
     demo, app = build_app(settings)
-    launch(demo, settings, prevent_thread_lock=True, quiet=True)
+    launch(demo, settings, backend=app.backend, prevent_thread_lock=True, quiet=True)
     url = f"http://127.0.0.1:{settings.app_port}/"
     try:
+        app.backend.wait()
+        # /healthz needs no password (load balancers) and names the build being served
+        health = httpx.get(url + "healthz", timeout=30)
+        assert health.status_code == 200, health.text
+        body = health.json()
+        assert body["status"] == "ok" and body["store"] is True and body["answerer"] == "extractive"
+        assert body["build_id"] == app.backend.index.manifest.build_id
         # the password is enforced: gradio answers 400, which gradio_client raises as ValueError
         with pytest.raises(ValueError, match="Could not login"):
             Client(url, verbose=False, auth=("anyone", "wrong"))
@@ -323,3 +331,15 @@ def test_gradio_client_round_trip(real_index_settings):
         assert all("5000" in r["answer"] for r in results)
     finally:
         demo.close()
+
+
+def test_health_reports_loading_and_failure(tmp_path):
+    from rag.ui.ops import health
+
+    backend = Backend(load_settings(data_dir=tmp_path))  # not started: still loading
+    code, body = health(backend)
+    assert code == 503 and body["status"] == "loading" and body["stage"] == "load"
+    backend.error = "索引文件缺失或损坏"
+    backend._ready.set()
+    code, body = health(backend)
+    assert code == 503 and body == {"status": "error", "error": "索引文件缺失或损坏"}

@@ -38,15 +38,19 @@ def running_app(real_index_settings, tmp_path_factory):
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + 180
+        # ready = /healthz answers 200: the index and models are loaded (on a busy machine this
+        # takes far longer than the page itself)
+        deadline = time.monotonic() + 600
         while True:
             try:
-                urllib.request.urlopen(url, timeout=2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("app did not start: " + logs.read_text())
-                time.sleep(0.5)
+                with urllib.request.urlopen(url + "healthz", timeout=5) as resp:
+                    if json.load(resp)["status"] == "ok":
+                        break
+            except (OSError, ValueError):  # not listening yet, or 503 while loading
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("app did not become ready: " + logs.read_text()[-4000:])
+            time.sleep(0.5)
         yield url
     finally:
         proc.terminate()
@@ -70,11 +74,22 @@ def page(request, browser, running_app):
     """A fresh page (empty browser storage) at one viewport, the index loaded."""
     ctx = browser.new_context(viewport=VIEWPORTS[request.param], accept_downloads=True)
     pg = ctx.new_page()
-    pg.goto(running_app)
-    pg.get_by_text("回答方式").wait_for(timeout=120_000)
+    open_app(pg, running_app)
     pg.viewport = request.param
     yield pg
     ctx.close()
+
+
+def open_app(page, url: str) -> None:
+    """Load the page and wait for the status line of a loaded backend; on a timeout the
+    failure names what the page showed instead."""
+    page.goto(url, timeout=120_000)
+    try:
+        page.get_by_text("回答方式").wait_for(timeout=180_000)
+    except Exception as exc:  # playwright's TimeoutError: say what was on the page instead
+        status = page.locator("#status").all_inner_texts()
+        raise AssertionError(f"page not ready after 180 s; status line: {status!r}; "
+                             f"body starts: {page.inner_text('body')[:300]!r}") from exc
 
 
 def shot(page, tmp_path, name: str):

@@ -10,7 +10,7 @@ import pytest
 from rag.ui import build_app
 from rag.ui.handlers import ALL
 from rag.ui.targets_tab import DETAIL_PLACEHOLDER, TargetsTab
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: F401  (fixture)
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, open_app, running_app  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -67,8 +67,7 @@ def test_targets_tab_in_browser(running_app):  # noqa: F811
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.goto(running_app)
-            page.get_by_text("回答方式").wait_for(timeout=120_000)
+            open_app(page, running_app)
             page.get_by_role("tab", name="目标一览").click()
             page.locator("#targets-count", has_text="共").wait_for(timeout=60_000)
             box = page.locator("#targets-query textarea, #targets-query input").first

@@ -35,8 +35,9 @@ def check_bind(settings: Settings) -> None:
                           "请设置访问密码 RAG_APP_PASSWORD，或改用 --host 127.0.0.1")
 
 
-def launch(demo: gr.Blocks, settings: Settings, **kwargs):
-    """Launch with the app's theme, CSS, bind check and optional password."""
+def launch(demo: gr.Blocks, settings: Settings, backend=None, **kwargs):
+    """Launch with the app's theme, CSS, bind check and optional password; with ``backend``,
+    ``GET /healthz`` (rag.ui.ops) is served beside the page."""
     check_bind(settings)
     theme = gr.themes.Soft(primary_hue="red", neutral_hue="slate", font=FONTS,  # local fonts only
                            font_mono=["Noto Sans Mono CJK SC", "monospace"]).set(
@@ -52,6 +53,10 @@ def launch(demo: gr.Blocks, settings: Settings, **kwargs):
     # reads 出错, not "Error")
     words = {"common.error": "出错", "common.loading": "加载中", "common.clear": "清除"}
     i18n = gr.I18n(en=words, **{"zh-CN": words})
+    if backend is not None:
+        from rag.ui.ops import routes
+
+        kwargs.setdefault("app_kwargs", {"routes": routes(backend)})
     return demo.launch(server_name=settings.app_host, server_port=settings.app_port, auth=auth,
                        i18n=i18n,
                        auth_message="请输入访问密码（用户名任意）", share=False, ssr_mode=False,
