@@ -8,7 +8,7 @@ export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 export HF_HUB_OFFLINE := 1
 
-.PHONY: run test install install-dev system-deps ingest app eval bench clean audit
+.PHONY: run test install install-dev system-deps deploy-deps ingest app eval bench clean audit deploy-check
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -36,6 +36,16 @@ system-deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	  fi; \
 	fi
+	@$(MAKE) --no-print-directory deploy-deps
+
+# nginx and PostgreSQL 15's binaries (the deploy check, tests/test_deploy.py); installed only if
+# missing and only as root. Debian's packages do not start a service in a container.
+deploy-deps:
+	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  if ! command -v nginx >/dev/null 2>&1 || [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx postgresql-15 >/dev/null; \
+	  fi; \
+	fi
 
 ingest: install
 	$(PY) -m rag ingest
@@ -52,6 +62,12 @@ test: install-dev system-deps
 
 eval: install
 	$(PY) -m rag eval --out eval/reports/latest
+
+# A local deployment under load (docs/deployment.md): PostgreSQL, a Chroma server, 1 then 2 app
+# processes behind nginx, 100 users for 60 s each, a re-ingest during the load; report in
+# storage/deploy-check/.
+deploy-check: install deploy-deps
+	$(PY) -m rag.deploy.check --users 100 --seconds 60 --apps 2
 
 bench: install
 	$(PY) -m rag bench --out bench/out

@@ -49,3 +49,7 @@ class GenerationError(RagError):
 
 class FeedbackError(RagError):
     """Feedback cannot be stored or read (database unreachable, bad verdict or date)."""
+
+
+class DeployError(RagError):
+    """The deploy check cannot start or verify a service (missing binary, port, bad config)."""

@@ -195,6 +195,24 @@ class App:
             gr.Info("说明已记录，谢谢！", title="提示")
         return None, gr.update(visible=False), ""
 
+    def rate_answer(self, question: str, answer: dict, verdict: str, comment: str = "") -> dict:
+        """API rating (/feedback): ``answer`` is what /ask returned for ``question``; verdict
+        up|down, optional comment; returns {"id": the stored row's id}."""
+        answer = answer if isinstance(answer, dict) else {}
+        try:
+            row = self.feedback.add(verdict=verdict, question=question or "",
+                                    standalone=str(answer.get("standalone") or ""),
+                                    answer=str(answer.get("answer") or ""),
+                                    citations=[c for c in answer.get("citations") or [] if isinstance(c, dict)],
+                                    refused=bool(answer.get("refused")),
+                                    answerer=str(answer.get("answerer") or ""),
+                                    build_id=self.backend.index.manifest.build_id,
+                                    comment=(comment or "").strip()[:2000])
+        except RagError as exc:
+            raise user_error(str(exc)) from None
+        log.info("feedback verdict=%s id=%s (api)", verdict, row)
+        return {"id": row}
+
     def export_chat(self, session) -> list[str]:
         """「导出」: the conversation as Markdown and Word; returns the two file paths."""
         turns = new_session(session)["turns"]

@@ -53,6 +53,7 @@ def build_app(settings: Settings, backend: Backend | None = None) -> tuple[gr.Bl
         goto_btn.click(app.goto, goto_box, [tabs, *browse], js=READ_CLICKED,
                        api_name="goto").then(None, js=SCROLL_TO_MARK)
         gr.api(app.ask, api_name="ask")
+        gr.api(app.rate_answer, api_name="feedback")  # rate an /ask answer (deploy check)
         demo.load(app.startup, outputs=[status, chapter, browse[0], browse[1], q_chapters, browse[2],
                                         ask["document"]],
                   api_visibility="private", concurrency_limit=None, show_progress="minimal")
