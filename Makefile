@@ -29,23 +29,18 @@ $(VENV)/.dev-deps: pyproject.toml | $(PY)
 install: $(VENV)/.run-deps
 install-dev: $(VENV)/.dev-deps
 
-# Chromium (browser tests) and a CJK font (plots); only where apt-get can be used as root.
-system-deps:
-	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	  if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi 'cjk'; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
-	  fi; \
-	fi
-	@$(MAKE) --no-print-directory deploy-deps
+# apt-get install $(1) unless the shell test $(2) passes; only where apt-get can be used as root.
+apt_install = if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && ! ( $(2) ); then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; fi
 
-# nginx and PostgreSQL 15's binaries (the deploy check, tests/test_deploy.py); installed only if
-# missing and only as root. Debian's packages do not start a service in a container.
+# Chromium (browser tests) and a CJK font (plots), plus deploy-deps (tests/test_deploy.py).
+system-deps: deploy-deps
+	@$(call apt_install,chromium fonts-noto-cjk,command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi cjk)
+
+# nginx and PostgreSQL 15's binaries (the deploy check); Debian's packages start no service in a
+# container.
 deploy-deps:
-	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	  if ! command -v nginx >/dev/null 2>&1 || [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx postgresql-15 >/dev/null; \
-	  fi; \
-	fi
+	@$(call apt_install,nginx postgresql-15,command -v nginx >/dev/null 2>&1 && [ -x /usr/lib/postgresql/15/bin/initdb ])
 
 ingest: install
 	$(PY) -m rag ingest
