@@ -66,7 +66,8 @@ def _create(engine: sa.Engine, attempts: int = 5) -> None:
         try:
             _meta.create_all(engine)
             return
-        except sa.exc.OperationalError:  # "already exists" / "locked" from a concurrent creator
+        except (sa.exc.OperationalError, sa.exc.IntegrityError, sa.exc.ProgrammingError):
+            # "already exists" / "locked" from a concurrent creator (PostgreSQL: IntegrityError)
             if attempt == attempts - 1:
                 raise
             time.sleep(0.2 * (attempt + 1))

@@ -146,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.users < 1 or args.apps < 1 or args.seconds <= 0 or not 0 <= args.feedback_share <= 1:
         print("错误：--users、--apps 须 ≥1，--seconds 须 >0，--feedback-share 在 0 到 1 之间", file=sys.stderr)
         return 2
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)  # stop everything on `kill` as on Ctrl-C
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
     folder = Path(tempfile.mkdtemp(prefix="guihua-deploy-"))
     stack = Stack(folder)
     report = {"users": args.users, "seconds": args.seconds, "runs": [], "problems": [],
@@ -174,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop_all()
         report["leftovers"] = len(stack.services.leftovers())
         report["process_groups"] = stack.services.groups
+        report["daemon_pids"] = stack.services.pids
         if report["leftovers"]:
             report["problems"].append(f"{report['leftovers']} 个进程组未能停止")
             code = code or 1

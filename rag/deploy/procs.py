@@ -56,6 +56,16 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @dataclass
 class Services:
     """Everything started so far, stopped in reverse order by :meth:`stop_all`."""
@@ -63,6 +73,7 @@ class Services:
     log_dir: Path
     started: list[Service] = field(default_factory=list)
     groups: list[int] = field(default_factory=list)  # every process group ever started
+    pids: list[int] = field(default_factory=list)  # daemons started by others (pg_ctl's postgres)
 
     def start(self, name: str, argv: list[str], env: dict | None = None, cwd: Path | None = None,
               user: str | None = None) -> Service:
@@ -123,6 +134,12 @@ class Services:
         while self.started:
             self.stop(self.started[-1])
 
-    def leftovers(self) -> list[int]:
-        """Process groups of this run that still have a process."""
-        return [g for g in self.groups if group_alive(g)]
+    def leftovers(self, wait: float = 10.0) -> list[int]:
+        """Process groups (and watched daemons) of this run that still have a process after
+        up to ``wait`` seconds (a daemon stopped by its own tool may take a moment to exit)."""
+        deadline = time.monotonic() + wait
+        while True:
+            left = [g for g in self.groups if group_alive(g)] + [p for p in self.pids if pid_alive(p)]
+            if not left or time.monotonic() > deadline:
+                return left
+            time.sleep(0.2)

@@ -46,11 +46,27 @@ class Stack:
         self.apps: dict[int, Service] = {}
         self.nginx: Service | None = None
         self.nginx_port = 0
+        self._stop_pg = None
 
-    # ---- PostgreSQL (until rag.deploy.pg is merged: the same throwaway cluster by hand)
+    # ---- PostgreSQL: rag.deploy.pg's throwaway cluster where it exists, else one started here
 
     def start_postgres(self) -> str:
-        """initdb + postgres on a free port; returns the SQLAlchemy URL of database guihua."""
+        """A throwaway cluster on a free port; returns the SQLAlchemy URL of database guihua."""
+        try:
+            from rag.deploy import pg  # issue 19's cluster helper (initdb/pg_ctl as postgres)
+        except ImportError:
+            return self._start_postgres_here()
+        root, port = self.folder / "pg", free_port()
+        try:
+            self.db_url = pg.start_cluster(root, port)
+        except pg.ClusterError as exc:
+            raise DeployError(f"PostgreSQL 未能启动：{exc}") from None
+        self._stop_pg = lambda: pg.stop_cluster(root, remove=False)
+        self.services.pids.append(int((root / "data" / "postmaster.pid").read_text().split()[0]))
+        return self.db_url
+
+    def _start_postgres_here(self) -> str:
+        """initdb + postgres (a child in its own process group) as the postgres user when root."""
         for tool in ("initdb", "postgres", "pg_isready", "createdb"):
             if not (PG_BINDIR / tool).exists():
                 raise DeployError(f"找不到 PostgreSQL 程序 {PG_BINDIR / tool}（apt-get install postgresql-15，"
@@ -169,4 +185,9 @@ class Stack:
 
     def stop_all(self) -> None:
         self.nginx, self.apps = None, {}
-        self.services.stop_all()
+        try:
+            self.services.stop_all()
+        finally:
+            if self._stop_pg is not None:
+                self._stop_pg()
+                self._stop_pg = None
