@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.config import PROJECT_ROOT
+from rag.config import PROJECT_ROOT, load_settings
 from rag.deploy.nginx import render_site, write_standalone
 from rag.deploy.stack import PG_BINDIR
 from rag.deploy.units import APP_UNIT, CHROMA_UNIT, ENV_FILE, exec_start, read_env
@@ -79,3 +79,25 @@ def test_deploy_check_short(tmp_path):
     for pgid in report["process_groups"]:
         with pytest.raises(ProcessLookupError):
             os.killpg(pgid, 0)
+
+
+def test_feedback_api_stores_an_ask_answer(tiny_corpus, tmp_path):
+    """/feedback (what the deploy check's users call) stores the /ask answer it is given."""
+    import gradio as gr
+
+    from rag.feedback import FeedbackStore
+    from rag.store import build_index
+    from rag.ui import build_app
+
+    settings = load_settings(corpus_dir=tiny_corpus, data_dir=tmp_path / "data")
+    build_index(settings, progress=False)
+    _demo, app = build_app(settings)
+    app.backend.wait()
+    out = app.ask("高新技术企业达到多少家？")
+    row_id = app.rate_answer("高新技术企业达到多少家？", out, "down", " 数字不对 ")["id"]
+    [row] = FeedbackStore(settings).rows()
+    assert row["id"] == row_id and row["verdict"] == "down" and row["comment"] == "数字不对"
+    assert row["answer"] == out["answer"] and row["build_id"] == app.backend.index.manifest.build_id
+    assert json.loads(row["citations"]) == out["citations"]
+    with pytest.raises(gr.Error, match="无效的评价"):
+        app.rate_answer("高新技术企业达到多少家？", out, "meh")
