@@ -81,9 +81,11 @@ def run_once(stack: Stack, apps: int, args) -> dict:
         build = await asyncio.to_thread(stack.finish, proc, f"reingest-{apps}")
         return {"old_build": before, "new_build": build, "seconds": round(time.monotonic() - t, 1)}
 
+    cpu = time.process_time()
     stats = asyncio.run(run_load(base, args.users, args.seconds, args.feedback_share, seed=apps,
                                  during=reingest))
     row = summary(stats, apps)
+    row["load_generator_cpu_s"] = round(time.process_time() - cpu, 1)  # this process: the users
     health = stack.health()
     row.update(startup_s=started, reingest=stats.side_result, feedback_db=check_feedback(stack.db_url, stats.feedback_sent),
                healthy_after=sum(1 for h in health.values() if h["http"] == 200),
@@ -130,7 +132,8 @@ def markdown(report: dict) -> str:
                      f"{r['in_context']}/{r['conversations']}, users on one process {r['users_on_one_process']}/"
                      f"{r['users_seen']}, per process {r['per_process']}, feedback rows in PostgreSQL "
                      f"{fb['found']}/{fb['sent']}, re-ingest {ri['seconds']} s ({ri['old_build']} → {ri['new_build']}), "
-                     f"apps serving the new build after the run {r['serving_new_build']}/{r['apps']}")
+                     f"apps serving the new build after the run {r['serving_new_build']}/{r['apps']}, "
+                     f"load generator CPU {r['load_generator_cpu_s']} s in {r['elapsed_s']} s")
     lines.append(f"\nprocesses left: {report['leftovers']}; result: {'PASS' if report['ok'] else 'FAIL'}")
     for p in report["problems"]:
         lines.append(f"- {p}")
