@@ -43,10 +43,10 @@ def tiny_copy(root):
     return corpus
 
 
-def change_target(corpus, new: str = "950") -> None:
+def change_target(corpus, new: str = "950", old: str = "800") -> None:
     """Edit the tiny plan: the 高新技术企业 target becomes ``new`` (a different corpus hash)."""
     plan = corpus / "tiny-plan.txt"
-    plan.write_text(plan.read_text(encoding="utf-8").replace("达到800家", f"达到{new}家"),
+    plan.write_text(plan.read_text(encoding="utf-8").replace(f"达到{old}家", f"达到{new}家"),
                     encoding="utf-8")
 
 
@@ -215,3 +215,31 @@ def test_switch_with_chroma_server(chroma_server, tmp_path):  # noqa: F811
     assert not backend.check_switch()  # nothing new: no second switch
     assert "950" in backend.pipeline.ask(Q).text
     assert "800" in held.ask(Q).text  # the old build's collections are kept while it is held
+
+
+def test_old_build_is_released_after_a_switch(tmp_path):
+    """After a switch and the last request on the old build, its Index goes (the lease with it:
+    the next ingest removes the folder) and chromadb's cached client for it is stopped."""
+    import gc
+
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    from rag.ui.backend import Backend
+
+    corpus = tiny_copy(tmp_path)
+    settings = load_settings(corpus_dir=corpus, data_dir=tmp_path / "data", index_poll=0,
+                             usage_log=False)
+    build_index(settings, progress=False)
+    backend = Backend(settings).start()
+    backend.wait()
+    first = backend.index.root
+    for old, new in (("800", "950"), ("950", "960")):
+        change_target(corpus, new, old)
+        build_index(settings, progress=False)
+        assert backend.check_switch()
+        gc.collect()  # an Index sits in a reference cycle (its sentence scorer)
+    assert not first.exists()  # the second ingest removed it: nothing held its lease
+    backend.check_switch()  # releases retired clients
+    cached = set(SharedSystemClient._identifier_to_system)
+    assert str(first / "chroma") not in cached and str(backend.index.root / "chroma") in cached
+    assert "960" in backend.pipeline.ask(Q).text

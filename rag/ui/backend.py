@@ -4,7 +4,9 @@ the ``current`` link every ``settings.index_poll`` seconds (a readlink, nothing 
 a new build went live, opens and warms it up beside the old one and switches. A request takes
 the pipeline once (:meth:`Backend.wait`) and finishes on that build (its Index lease keeps the
 build on disk); the next request gets the new one. A new build that fails to open is logged
-and skipped; the old one keeps serving.
+and skipped; the old one keeps serving. Once the last request on an old build is over, its
+Index is collected (releasing the lease, so the next ingest may remove the folder) and, with
+embedded Chroma, chromadb's cached client for that folder is stopped.
 
 Not handled here: the event handlers (rag.ui.handlers), HTML (rag.ui.render), the build itself
 (rag.store) and answering (rag.answering).
@@ -12,10 +14,12 @@ Not handled here: the event handlers (rag.ui.handlers), HTML (rag.ui.render), th
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
 import time
+import weakref
 from pathlib import Path
 
 from rag.config import Settings  # sets GRADIO_ANALYTICS_ENABLED=False before gradio is imported
@@ -52,6 +56,8 @@ class Backend:
         self._lock = threading.Lock()
         self._skipped: str | None = None  # a build that failed to open: not retried
         self._switching = threading.Lock()  # one check at a time (the watcher, tests)
+        self._retired: list[tuple[weakref.ref, str]] = []  # (old Index, its Chroma folder)
+        self._last_gc = 0.0
 
     @property
     def index(self):
@@ -121,7 +127,25 @@ class Backend:
         with self._switching:
             return self._check_switch()
 
+    def _release_retired(self) -> None:
+        """Stop chromadb's cached client of each old build no request uses any more (embedded
+        mode; an Index sits in a reference cycle, so a full collection runs every 10 s or less
+        often while old builds are pending)."""
+        if time.monotonic() - self._last_gc > 10:
+            self._last_gc = time.monotonic()
+            gc.collect()
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        for ref, path in [r for r in self._retired if r[0]() is None]:
+            self._retired.remove((ref, path))
+            system = SharedSystemClient._identifier_to_system.pop(path, None)
+            if system is not None:
+                system.stop()
+                log.info("released the Chroma client of retired build %s", Path(path).parent.name)
+
     def _check_switch(self) -> bool:
+        if self._retired:
+            self._release_retired()
         live = self.live_build()
         served = self.index.root.name if self.index is not None else None
         if live is None or live in (served, self._skipped):
@@ -135,7 +159,11 @@ class Backend:
             return False
         if pipeline.index.root.name == served:
             return False
+        old = self.index
         self.pipeline, self.error = pipeline, None
+        if old is not None and not self.settings.chroma_host:
+            self._retired.append((weakref.ref(old), str(old.root / "chroma")))
+        del old
         self.metrics.build(pipeline.index.manifest.build_id, switched=True)
         log.info("switched to index build %s (was %s)", pipeline.index.manifest.build_id, served)
         return True
