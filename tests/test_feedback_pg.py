@@ -105,7 +105,7 @@ for i in range(20):
 """
 
 
-def test_processes_create_the_schema_and_write_at_once(pg_url, tmp_path):
+def test_processes_create_the_schema_and_write_at_once(pg_url, tmp_path):  # noqa: F811
     procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), pg_url, f"p{k}"],
                               cwd=PROJECT_ROOT, stderr=subprocess.PIPE, text=True)
              for k in range(4)]

@@ -133,7 +133,7 @@ def ingest(data_dir, corpus) -> subprocess.CompletedProcess:
                           env=env, capture_output=True, text=True, timeout=600)
 
 
-def test_new_build_is_picked_up_without_restart(tmp_path):
+def test_new_build_is_picked_up_without_restart(tmp_path, caplog):
     """A served app notices `ingest` of a changed corpus, switches between requests (none
     fails while a client keeps asking), and /healthz and the next answer come from the new build."""
     from gradio_client import Client
@@ -155,6 +155,7 @@ def test_new_build_is_picked_up_without_restart(tmp_path):
             except Exception as exc:
                 failures.append(f"{type(exc).__name__}: {exc}"[:200])
 
+    caplog.set_level(logging.INFO, logger="rag.app")
     try:
         app.backend.wait()
         old = httpx.get(url + "healthz", timeout=30).json()
@@ -194,6 +195,9 @@ def test_new_build_is_picked_up_without_restart(tmp_path):
     assert got[("guihua_index_build_info", (("build_id", new_id),))] == 1
     assert ("guihua_index_build_info", (("build_id", old["build_id"]),)) not in got
     assert got[("guihua_errors_total", ())] == 0
+    lines = request_lines(caplog)  # through Gradio: a session tag, one client = one session
+    assert len(lines) == len(answers) + 1 and len({x["session"] for x in lines}) == 1
+    assert all(len(x["session"]) == 10 for x in lines)
     assert got[("guihua_requests_total", (("endpoint", "ask"), ("outcome", "answered")))] \
         == len(answers) + 1
 
