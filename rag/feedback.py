@@ -261,6 +261,19 @@ class UsageRecorder:
             return [dict(r._mapping) for r in conn.execute(sa.select(usage).order_by(usage.c.id))]
 
 
+def usage_stats(settings: Settings) -> dict:
+    """Usage rows per outcome and their mean latency: {"total", "answered", "refused", "error",
+    "mean_ms"}."""
+    c = usage.c
+    q = sa.select(c.outcome, sa.func.count(), sa.func.sum(c.latency_ms)).group_by(c.outcome)
+    with _engine(db_url(settings)).connect() as conn:
+        found = {outcome: (n, ms) for outcome, n, ms in conn.execute(q)}
+    total = sum(n for n, _ in found.values())
+    mean = sum(ms or 0 for _, ms in found.values()) / total if total else 0.0
+    counts = {k: found.get(k, (0, 0))[0] for k in ("answered", "refused", "error")}
+    return {"total": total, **counts, "mean_ms": round(mean)}
+
+
 def parse_since(text: str | None) -> date | None:
     """``YYYY-MM-DD`` → date; None/'' → None; anything else raises FeedbackError."""
     if not text:

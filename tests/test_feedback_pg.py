@@ -19,7 +19,8 @@ from rag.feedback import SCHEMA_VERSION, FeedbackStore, UsageRecorder, feedback
 from tests.pg import pg_cluster, pg_url  # noqa: F401  (fixtures)
 
 CITE = {"n": 1, "doc_id": "tiny", "chapter": 2, "chapter_title": "创新驱动", "section": 2,
-        "section_title": "培育创新企业", "quote": "到2025年高新技术企业达到800家。", "span": [0, 10]}
+        "section_title": "培育创新企业", "quote": "到2025年高新技术企业达到800家。",
+        "span": [0, 10]}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -62,7 +63,8 @@ def test_unversioned_database_is_migrated(db, tmp_path):
     with engine.begin() as conn:
         conn.execute(feedback.insert().values(
             created=datetime(2026, 1, 2), verdict="up", comment="", question="旧问题",
-            standalone="", answer="旧回答", citations="[]", refused=False, answerer="", build_id=""))
+            standalone="", answer="旧回答", citations="[]", refused=False, answerer="",
+            build_id=""))
     store = FeedbackStore(load_settings(data_dir=tmp_path, db_url=db))
     assert [r["question"] for r in store.rows()] == ["旧问题"]
     assert {"usage", "schema_version"} <= set(sa.inspect(engine).get_table_names())
@@ -84,8 +86,9 @@ def test_newer_schema_is_refused(db, tmp_path):
     _engine.cache_clear()
 
 
-def test_usage_rows_on_both(db, tmp_path):
-    recorder = UsageRecorder(load_settings(data_dir=tmp_path, db_url=db))
+def test_usage_rows_and_stats_on_both(db, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RAG_DB_URL", db)
+    recorder = UsageRecorder(load_settings(data_dir=tmp_path))
     for i in range(30):
         recorder.record(endpoint="ask", outcome="refused" if i % 3 else "answered",
                         latency_ms=10 + i, build_id="b1", answerer="extractive")
@@ -93,6 +96,9 @@ def test_usage_rows_on_both(db, tmp_path):
     rows = recorder.rows()
     assert len(rows) == 30 and sum(r["outcome"] == "answered" for r in rows) == 10
     assert {r["question"] for r in rows} == {None} and rows[-1]["latency_ms"] == 39
+    assert main(["--data-dir", str(tmp_path), "feedback", "stats"]) == 0
+    # latencies 10..39: mean 24.5, rounded half to even
+    assert "用量共 30 次：回答 10 · 拒答 20 · 出错 0 · 平均 24 ms" in capsys.readouterr().out
 
 
 WRITER = """
