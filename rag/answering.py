@@ -27,7 +27,6 @@ import unicodedata
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
 from typing import Iterator
-from weakref import WeakKeyDictionary
 
 from rag import refusal as refusal_rule
 from rag.config import Settings
@@ -84,14 +83,14 @@ class Query:
     shown: str = ""  # what the previous answer already said (for a "more" follow-up)
 
 
-_SCORERS: "WeakKeyDictionary" = WeakKeyDictionary()  # Index -> SentenceScorer
-
-
 def _scorer_for(retriever: Retriever) -> SentenceScorer:
+    """One scorer per Index, kept on the Index itself: a module-level WeakKeyDictionary would
+    never free an Index (its scorer refers back to it), nor its build's reader lease."""
     index = retriever.index
-    if index not in _SCORERS:
-        _SCORERS[index] = SentenceScorer(index, retriever.settings)
-    return _SCORERS[index]
+    scorer = getattr(index, "_sentence_scorer", None)
+    if scorer is None:
+        scorer = index._sentence_scorer = SentenceScorer(index, retriever.settings)
+    return scorer
 
 
 def clean_question(question, max_chars: int) -> tuple[str, str | None]:

@@ -125,6 +125,10 @@ class Settings(BaseSettings):
     log_questions: bool = False
     # feedback store (rag.feedback): SQLAlchemy URL; unset = sqlite:///<data_dir>/feedback.sqlite3
     db_url: str | None = None
+    # operations (rag.ui.metrics, rag.ui.backend): one `usage` row per answered request in the
+    # feedback database; seconds between checks of `current` for a new build (0 = never switch)
+    usage_log: bool = True
+    index_poll: float = Field(1.0, ge=0)
 
     @field_validator("mode", "fusion")
     @classmethod

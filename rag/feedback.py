@@ -7,6 +7,14 @@ what was rated: the question as asked, the standalone question, the answer text,
 citations (JSON), the answerer, the index build id, the verdict, the comment and the time.
 Only rated answers are stored: nothing is written for an answer nobody rated.
 
+A second table, ``usage``, gets one row per answered request (time, endpoint, outcome,
+latency, build id, answerer; the question only when ``RAG_LOG_QUESTIONS=1``), written in
+batches by a background thread (:class:`UsageRecorder`) so a request never waits for it.
+
+The schema is created by the app: ``create_all`` for missing tables, then the
+``schema_version`` table (one row) says which migration steps (:data:`MIGRATIONS`, keyed by the
+version they start from) still have to run; they run in one transaction that locks the row.
+
 :func:`export_row` turns a row into eval/datasets/dev.jsonl's schema (the cited sections as
 candidate gold, the verdict and comment as extra fields) for an evaluator to review.
 
@@ -17,6 +25,9 @@ a verdict is right (an evaluator does that).
 from __future__ import annotations
 
 import json
+import logging
+import queue
+import threading
 import time
 from datetime import date, datetime, timezone
 from functools import lru_cache
@@ -43,6 +54,33 @@ feedback = sa.Table(
     sa.Column("answerer", sa.String(64), nullable=False, default=""),
     sa.Column("build_id", sa.String(128), nullable=False, default=""),
 )
+usage = sa.Table(
+    "usage", _meta,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created", sa.DateTime, nullable=False, index=True),  # UTC, naive
+    sa.Column("endpoint", sa.String(32), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("latency_ms", sa.Integer, nullable=False),
+    sa.Column("build_id", sa.String(128), nullable=False, default=""),
+    sa.Column("answerer", sa.String(64), nullable=False, default=""),
+    sa.Column("question", sa.Text, nullable=True),  # only with RAG_LOG_QUESTIONS=1
+)
+schema_version = sa.Table(
+    "schema_version", _meta,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),  # always 1
+    sa.Column("version", sa.Integer, nullable=False),
+)
+log = logging.getLogger(__name__)
+
+
+def _v1_to_v2(conn: sa.Connection) -> None:
+    """Version 1 had the feedback table only: add the usage table."""
+    usage.create(conn, checkfirst=True)
+
+
+# version -> the step that brings a database at that version to version + 1
+MIGRATIONS = {1: _v1_to_v2}
+SCHEMA_VERSION = 2
 
 
 def db_url(settings: Settings) -> str:
@@ -60,14 +98,40 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def _migrate(engine: sa.Engine) -> None:
+    """Bring the schema to :data:`SCHEMA_VERSION` (a database without a version row is new:
+    :func:`_create` has already recorded version 1 for one that predates versioning)."""
+    with engine.begin() as conn:
+        q = sa.select(schema_version.c.version).where(schema_version.c.id == 1)
+        found = conn.execute(q.with_for_update()).scalar()
+        if found is None:  # a new database: create_all made every table of this version
+            found = SCHEMA_VERSION
+            conn.execute(schema_version.insert().values(id=1, version=found))
+        if found > SCHEMA_VERSION:
+            raise FeedbackError(f"反馈数据库的结构版本 {found} 高于本程序支持的 {SCHEMA_VERSION}："
+                                "请升级程序")
+        for version in range(found, SCHEMA_VERSION):
+            MIGRATIONS[version](conn)
+            log.info("feedback schema migrated to version %d", version + 1)
+        if found != SCHEMA_VERSION:
+            conn.execute(schema_version.update().where(schema_version.c.id == 1)
+                         .values(version=SCHEMA_VERSION))
+
+
 def _create(engine: sa.Engine, attempts: int = 5) -> None:
-    """Create the table once; another process creating it at the same moment is fine."""
+    """Create missing tables and run pending migrations; another process doing the same at the
+    same moment is fine (its "already exists" / "locked" errors are retried)."""
     for attempt in range(attempts):
         try:
+            names = set(sa.inspect(engine).get_table_names())
+            v1 = "feedback" in names and "schema_version" not in names
             _meta.create_all(engine)
+            if v1:
+                with engine.begin() as conn:  # an unversioned database: record version 1 first
+                    conn.execute(sa.insert(schema_version).values(id=1, version=1))
+            _migrate(engine)
             return
         except (sa.exc.OperationalError, sa.exc.IntegrityError, sa.exc.ProgrammingError):
-            # "already exists" / "locked" from a concurrent creator (PostgreSQL: IntegrityError)
             if attempt == attempts - 1:
                 raise
             time.sleep(0.2 * (attempt + 1))
@@ -141,6 +205,73 @@ class FeedbackStore:
         return {"total": total or 0, "up": up or 0, "down": down or 0,
                 "commented": commented or 0, "refused": refused or 0,
                 "first": first, "last": last}
+
+
+class UsageRecorder:
+    """One ``usage`` row per request, written in batches by a daemon thread: ``record`` never
+    blocks and never raises; rows still queued when the process dies are lost (usage is a
+    statistic, feedback is not)."""
+
+    FIELDS = ("endpoint", "outcome", "latency_ms", "build_id", "answerer", "question")
+
+    def __init__(self, settings: Settings, batch: int = 200):
+        self.url, self.batch = db_url(settings), batch
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._pending = 0
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def record(self, **row) -> None:
+        row = {k: row.get(k) for k in self.FIELDS}
+        row["created"] = datetime.now(timezone.utc).replace(tzinfo=None)
+        row["latency_ms"] = int(row["latency_ms"] or 0)
+        for k in ("build_id", "answerer"):
+            row[k] = row[k] or ""
+        with self._cond:
+            self._pending += 1
+            self._queue.put(row)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="rag-usage", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            rows = [self._queue.get()]
+            while len(rows) < self.batch:
+                try:
+                    rows.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                with _engine(self.url).begin() as conn:
+                    conn.execute(usage.insert(), rows)
+            except (sa.exc.SQLAlchemyError, FeedbackError) as exc:
+                log.warning("usage rows not written (%d): %s", len(rows), type(exc).__name__)
+            with self._cond:
+                self._pending -= len(rows)
+                self._cond.notify_all()
+
+    def flush(self, timeout: float = 10) -> bool:
+        """Wait until every recorded row is written (or failed); True if it finished in time."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._pending == 0, timeout)
+
+    def rows(self) -> list[dict]:
+        with _engine(self.url).connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(usage).order_by(usage.c.id))]
+
+
+def usage_stats(settings: Settings) -> dict:
+    """Usage rows per outcome and their mean latency: {"total", "answered", "refused", "error",
+    "mean_ms"}."""
+    c = usage.c
+    q = sa.select(c.outcome, sa.func.count(), sa.func.sum(c.latency_ms)).group_by(c.outcome)
+    with _engine(db_url(settings)).connect() as conn:
+        found = {outcome: (n, ms) for outcome, n, ms in conn.execute(q)}
+    total = sum(n for n, _ in found.values())
+    mean = sum(ms or 0 for _, ms in found.values()) / total if total else 0.0
+    counts = {k: found.get(k, (0, 0))[0] for k in ("answered", "refused", "error")}
+    return {"total": total, **counts, "mean_ms": round(mean)}
 
 
 def parse_since(text: str | None) -> date | None:

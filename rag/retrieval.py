@@ -25,10 +25,8 @@ Not handled here: composing answers (answering.py).
 from __future__ import annotations
 
 import math
-import os
 import unicodedata
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -162,7 +160,7 @@ class Retriever:
         self._heading_keys = {heading_id(sec): sec.key
                               for sec in index.sections}
         self._vocab = getattr(index.bm25, "vocab_dict", None) or {}
-        self.bridge = Bridge.load(Path(os.path.realpath(self.settings.index_dir))) \
+        self.bridge = Bridge.load(index.root) \
             if self.settings.bridge else None
         self._fusion_model = None
         self._tokens: dict[SectionKey, tuple[set, set]] | None = None

@@ -334,7 +334,8 @@ def write_targets(build_dir: Path, corpus: Corpus) -> int:
 def targets_of(index) -> list[Target]:
     """The rows of an opened :class:`rag.store.Index`; a build from before this stage existed
     has no targets.jsonl, so its rows are extracted from the index's sections instead."""
-    root = Path(index.settings.index_dir)
+    # the Index's own build folder, not the live link: a served build stays itself after a switch
+    root = Path(getattr(index, "root", None) or index.settings.index_dir)
     if (root / TARGETS_FILE).exists():
         return load_targets(root)
     return [t for s in index.sections if s.chapter > 0 for t in extract_section(s)]

@@ -342,4 +342,5 @@ def test_health_reports_loading_and_failure(tmp_path):
     backend.error = "索引文件缺失或损坏"
     backend._ready.set()
     code, body = health(backend)
-    assert code == 503 and body == {"status": "error", "error": "索引文件缺失或损坏"}
+    assert code == 503 and body == {"status": "error", "pid": os.getpid(),
+                                    "error": "索引文件缺失或损坏"}

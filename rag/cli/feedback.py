@@ -2,7 +2,8 @@
 
 ``export --out FILE.jsonl [--since YYYY-MM-DD]`` writes one row per rating in
 eval/datasets/dev.jsonl's schema (cited sections as candidate gold; ``verdict`` and
-``comment`` as extra fields) for an evaluator to review before merging; ``stats`` prints counts.
+``comment`` as extra fields) for an evaluator to review before merging; ``stats`` prints the
+feedback counts and the usage counts (requests per outcome, mean latency).
 
 Not handled here: storing ratings (rag.feedback, called by the app), merging into datasets.
 """
@@ -14,7 +15,7 @@ import sys
 from pathlib import Path
 
 from rag.errors import FeedbackError
-from rag.feedback import FeedbackStore, export_row, parse_since
+from rag.feedback import FeedbackStore, export_row, parse_since, usage_stats
 
 
 def run_cli(args, settings) -> int:
@@ -25,6 +26,9 @@ def run_cli(args, settings) -> int:
               f" · 其中拒答 {s['refused']}")
         if s["total"]:
             print(f"时间范围（UTC）：{s['first']:%Y-%m-%d %H:%M} — {s['last']:%Y-%m-%d %H:%M}")
+        u = usage_stats(settings)
+        print(f"用量共 {u['total']} 次：回答 {u['answered']} · 拒答 {u['refused']}"
+              f" · 出错 {u['error']} · 平均 {u['mean_ms']} ms")
         return 0
     if not args.out:
         raise FeedbackError("export 需要用 --out 指定输出文件（.jsonl）")

@@ -1,0 +1,5 @@
+"""Local deployment helpers: throwaway servers for tests and ``make deploy-check``
+(rag.deploy.pg: a PostgreSQL cluster in a temp folder).
+
+Not handled here: the app itself (rag.ui) and production service management (deploy/ configs).
+"""

@@ -79,6 +79,11 @@ def parse_chapter(value) -> int | None:
     raise user_error(f"无法识别的章节筛选：{text[:40]}（应为“全部”或章号）")
 
 
+def _session_hash(request) -> str | None:
+    """Gradio's per-page session id, when the call came through Gradio (tests call directly)."""
+    return getattr(request, "session_hash", None) if request is not None else None
+
+
 def new_session(session) -> dict:
     """The browser-kept session with every key present (older or empty values tolerated)."""
     session = session if isinstance(session, dict) else {}
@@ -97,25 +102,24 @@ class App:
 
     # ---- chat
 
-    def _log(self, what: str, question: str, t0: float, **extra) -> None:
-        q = f" q={question!r}" if self.settings.log_questions else ""
-        info = " ".join(f"{k}={v}" for k, v in extra.items())
-        log.info("%s chars=%d ms=%.0f %s%s", what, len(question), (time.perf_counter() - t0) * 1000,
-                 info, q)
-
-    def chat(self, message: str, chapter, session: dict, document=ALL):
+    def chat(self, message: str, chapter, session: dict, document=ALL,
+             request: gr.Request = None):
         """Streaming chat turn: yields (chat messages, session, textbox value)."""
         question = (message or "").strip()
         session = new_session(session)
         if not question:  # a hint in the input, not an error badge over the chat
             yield session["display"], session, gr.update(value="", placeholder=EMPTY_HINT)
             return
-        pipeline = self.backend.wait()
+        with self.backend.metrics.request("chat", question, _session_hash(request)) as req:
+            yield from self._chat(question, chapter, session, document, req)
+
+    def _chat(self, question: str, chapter, session: dict, document, req):
+        pipeline = self.backend.wait()  # this request stays on this build, even across a switch
         history = list(session["history"])[-2 * HISTORY_TURNS:]
         display = [*session["display"], {"role": "user", "content": esc(question)},
                    {"role": "assistant", "content": "……"}]
         yield display, session, ""
-        t0, text, answer, failure = time.perf_counter(), "", None, None
+        text, answer, failure = "", None, None
         try:
             for part in pipeline.stream(question, history=history or None,
                                         chapter=parse_chapter(chapter),
@@ -134,28 +138,30 @@ class App:
             log.exception("chat failed (%s)", type(exc).__name__)
             failure = "处理问题时出错，请稍后重试或换个问法。"
         if failure or answer is None:
+            req.failed()
             display[-1] = {"role": "assistant",
                            "content": warning_html(failure or "没有得到回答，请重试。")}
             yield display, session, ""
             return
-        self._log("chat", question, t0, refused=answer.refused, citations=len(answer.citations))
-        index = self.backend.index
+        index = pipeline.index
+        req.answered(answer, index.manifest.build_id)
         display[-1] = {"role": "assistant",
                        "content": render_answer(answer, index, suggest_followups(answer, index))}
         session = {"history": [*session["history"], {"role": "user", "content": question},
                                {"role": "assistant", "content": answer.text}],
                    "display": display,
-                   "turns": [*session["turns"], self._turn(answer, question, len(display) - 1)]}
+                   "turns": [*session["turns"],
+                             self._turn(answer, question, len(display) - 1, index)]}
         yield display, session, ""
 
-    def _turn(self, answer, question: str, msg: int) -> dict:
+    def _turn(self, answer, question: str, msg: int, index=None) -> dict:
         """The record of one answer kept in the browser (for rating and export)."""
         return {"question": question, "standalone": answer.standalone,
                 "answer": body_text(answer.text, getattr(answer, "direct", None)),
                 "direct": getattr(answer, "direct", None),
                 "refused": answer.refused, "answerer": answer.answerer,
                 "citations": [{**c.to_json(), "label": c.label} for c in answer.citations],
-                "build_id": self.backend.index.manifest.build_id, "msg": msg}
+                "build_id": (index or self.backend.index).manifest.build_id, "msg": msg}
 
     # ---- keeping the conversation: restore, rate, comment, export
 
@@ -225,21 +231,22 @@ class App:
         return [str(md), str(write_docx(turns, out / "规划问答记录.docx"))]
 
     def ask(self, question: str, chapter: str = "全部", history: list | None = None,
-            document: str = "全部") -> dict:
+            document: str = "全部", request: gr.Request = None) -> dict:
         """Answer one question (JSON): answer, refused, answerer, citations, notice, standalone, history."""
         question = (question or "").strip()
         if not question:
             raise user_error("请输入问题。")
-        pipeline = self.backend.wait()
-        hist = [m for m in (history or []) if isinstance(m, dict)
-                and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)]
-        t0 = time.perf_counter()
-        try:
-            answer = pipeline.ask(question, history=hist[-2 * HISTORY_TURNS:] or None,
-                                  chapter=parse_chapter(chapter), doc_id=parse_document(document))
-        except RagError as exc:
-            raise user_error(str(exc)) from None
-        self._log("ask", question, t0, refused=answer.refused)
+        with self.backend.metrics.request("ask", question, _session_hash(request)) as req:
+            pipeline = self.backend.wait()
+            hist = [m for m in (history or []) if isinstance(m, dict) and m.get("role") in (
+                "user", "assistant") and isinstance(m.get("content"), str)]
+            try:
+                answer = pipeline.ask(question, history=hist[-2 * HISTORY_TURNS:] or None,
+                                      chapter=parse_chapter(chapter),
+                                      doc_id=parse_document(document))
+            except RagError as exc:
+                raise user_error(str(exc)) from None
+            req.answered(answer, pipeline.index.manifest.build_id)
         out = answer.to_json()
         out["standalone"] = answer.standalone
         out["history"] = [*hist, {"role": "user", "content": question},

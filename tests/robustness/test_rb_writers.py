@@ -253,7 +253,9 @@ def test_ingest_while_16_clients_use_the_app(tmp_path):
     from rag.ui import build_app, launch
 
     data = tmp_path / "data"
-    settings = load_settings(corpus_dir=REAL_CORPUS, data_dir=data, app_port=free_port())
+    # index_poll=0: this app keeps its first build (the lease under test) instead of switching
+    settings = load_settings(corpus_dir=REAL_CORPUS, data_dir=data, app_port=free_port(),
+                             index_poll=0)
     build_index(settings, progress=False)
     demo, app = build_app(settings)
     app.backend.wait()
