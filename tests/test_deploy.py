@@ -15,7 +15,7 @@ import pytest
 
 from rag.config import PROJECT_ROOT, load_settings
 from rag.deploy.nginx import render_site, write_standalone
-from rag.deploy.stack import PG_BINDIR
+from rag.deploy.pg import find_bindir
 from rag.deploy.units import APP_UNIT, CHROMA_UNIT, ENV_FILE, exec_start, read_env
 from rag.errors import DeployError
 
@@ -56,7 +56,7 @@ def test_nginx_site_is_sticky_and_valid(tmp_path):
 @pytest.mark.slow
 @pytest.mark.server
 def test_deploy_check_short(tmp_path):
-    if not Path(NGINX).exists() or not (PG_BINDIR / "initdb").exists():
+    if not Path(NGINX).exists() or find_bindir() is None:
         pytest.skip("nginx or PostgreSQL 15 is not installed (make deploy-deps)")
     out = tmp_path / "out"
     done = subprocess.run([sys.executable, "-m", "rag.deploy.check", "--users", "10", "--seconds", "10",
@@ -73,6 +73,7 @@ def test_deploy_check_short(tmp_path):
         fb = run["feedback_db"]
         assert fb["sent"] > 0 and fb["found"] == fb["sent"]
         assert run["reingest"]["new_build"] != run["reingest"]["old_build"]
+        assert run["healthy_after"] == run["serving_new_build"] == run["apps"]  # no restart
     assert "| apps | requests | errors |" in (out / "report.md").read_text(encoding="utf-8")
     # every process group the check started is gone (checked from here, not only by the check)
     assert report["leftovers"] == 0 and report["process_groups"]

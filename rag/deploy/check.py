@@ -3,8 +3,8 @@ PostgreSQL, a Chroma server, the index built once, 1 and then N app processes be
 sticky sessions — under a bounded load of simulated users (rag.deploy.load), with one re-ingest
 during each run. It passes when no request failed, every follow-up was answered in its own
 conversation's context, every client stayed on one process, every rating sent is a row in
-PostgreSQL, the re-ingest made a new build and every app is healthy afterwards, and no process
-it started is left. It prints and writes (report.json, report.md in --out) requests, errors,
+PostgreSQL, the re-ingest made a new build and every app is healthy and serving it afterwards
+(picked up without a restart), and no process it started is left. It prints and writes (report.json, report.md in --out) requests, errors,
 p50/p95 latency and throughput per run and the N/1 throughput ratio.
 
 Not handled here: the services themselves (rag.deploy.stack), a server's setup (docs/deployment.md).
@@ -86,12 +86,23 @@ def run_once(stack: Stack, apps: int, args) -> dict:
                                  during=reingest))
     row = summary(stats, apps)
     row["load_generator_cpu_s"] = round(time.process_time() - cpu, 1)  # this process: the users
-    health = stack.health()
+    health = wait_for_build(stack, stats.side_result["new_build"])
     row.update(startup_s=started, reingest=stats.side_result, feedback_db=check_feedback(stack.db_url, stats.feedback_sent),
                healthy_after=sum(1 for h in health.values() if h["http"] == 200),
                serving_new_build=sum(1 for h in health.values() if h.get("build_id") == stats.side_result["new_build"]))
     stack.stop_front()
     return row
+
+
+def wait_for_build(stack: Stack, build: str, timeout: float = 60.0) -> dict[int, dict]:
+    """Each app's /healthz once all serve ``build`` (each picks a new build up between
+    requests, after opening and warming it up) or ``timeout`` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        health = stack.health()
+        if all(h.get("build_id") == build for h in health.values()) or time.monotonic() > deadline:
+            return health
+        time.sleep(0.5)
 
 
 def problems(row: dict) -> list[str]:
@@ -112,6 +123,8 @@ def problems(row: dict) -> list[str]:
         out.append("压测期间的重建没有产生新版本")
     if row["healthy_after"] != row["apps"]:
         out.append(f"重建后健康的进程 {row['healthy_after']}/{row['apps']}")
+    if row["serving_new_build"] != row["apps"]:
+        out.append(f"重建后改用新版本的进程 {row['serving_new_build']}/{row['apps']}（不重启即切换）")
     return out
 
 

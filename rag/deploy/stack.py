@@ -1,5 +1,5 @@
 """The services of a local deployment, all on free loopback ports inside one temp folder:
-a throwaway PostgreSQL 15 cluster (run as the postgres user when started as root), a Chroma
+a throwaway PostgreSQL 15 cluster (rag.deploy.pg: as the postgres user when root), a Chroma
 server and the app processes (both with the ExecStart of deploy/systemd/, the environment of
 deploy/guihua.env with paths and ports overridden), the index built into the Chroma server by
 ``python -m rag ingest``, and nginx in front (deploy/nginx/guihua.conf rendered for the apps).
@@ -15,23 +15,14 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from rag.config import PROJECT_ROOT
+from rag.deploy import pg
 from rag.deploy.nginx import write_standalone
 from rag.deploy.procs import Service, Services, free_port, log_tail
 from rag.deploy.units import APP_UNIT, CHROMA_UNIT, exec_start, read_env
 from rag.errors import DeployError
-
-PG_BINDIR = Path(os.environ.get("GUIHUA_PG_BINDIR", "/usr/lib/postgresql/15/bin"))
-PG_USER = "guihua"
-
-
-def _run_as() -> str | None:
-    """PostgreSQL refuses to run as root: use the postgres account then."""
-    return "postgres" if os.geteuid() == 0 else None
-
 
 class Stack:
     """Start and stop the services; every process goes through one :class:`Services`."""
@@ -48,14 +39,11 @@ class Stack:
         self.nginx_port = 0
         self._stop_pg = None
 
-    # ---- PostgreSQL: rag.deploy.pg's throwaway cluster where it exists, else one started here
+    # ---- PostgreSQL
 
     def start_postgres(self) -> str:
-        """A throwaway cluster on a free port; returns the SQLAlchemy URL of database guihua."""
-        try:
-            from rag.deploy import pg  # issue 19's cluster helper (initdb/pg_ctl as postgres)
-        except ImportError:
-            return self._start_postgres_here()
+        """rag.deploy.pg's throwaway cluster on a free port; returns its SQLAlchemy URL. Its
+        postgres is a pg_ctl daemon, not a child: stopped by stop_all, watched by pid."""
         root, port = self.folder / "pg", free_port()
         try:
             self.db_url = pg.start_cluster(root, port)
@@ -63,39 +51,6 @@ class Stack:
             raise DeployError(f"PostgreSQL 未能启动：{exc}") from None
         self._stop_pg = lambda: pg.stop_cluster(root, remove=False)
         self.services.pids.append(int((root / "data" / "postmaster.pid").read_text().split()[0]))
-        return self.db_url
-
-    def _start_postgres_here(self) -> str:
-        """initdb + postgres (a child in its own process group) as the postgres user when root."""
-        for tool in ("initdb", "postgres", "pg_isready", "createdb"):
-            if not (PG_BINDIR / tool).exists():
-                raise DeployError(f"找不到 PostgreSQL 程序 {PG_BINDIR / tool}（apt-get install postgresql-15，"
-                                  "或设置 GUIHUA_PG_BINDIR）")
-        data, sock, user = self.folder / "pg" / "data", self.folder / "pg" / "sock", _run_as()
-        sock.mkdir(parents=True, exist_ok=True)
-        data.mkdir(parents=True, exist_ok=True)
-        if user:
-            for p in (data.parent, data, sock):
-                shutil.chown(p, user=user)
-        done = subprocess.run([str(PG_BINDIR / "initdb"), "-D", str(data), "-A", "trust", "-U", PG_USER,
-                               "-E", "UTF8", "--locale=C"], user=user, cwd=data.parent,
-                              capture_output=True, text=True)
-        if done.returncode:
-            raise DeployError(f"initdb 失败：{(done.stderr or done.stdout).strip()[-300:]}")
-        port = free_port()
-        svc = self.services.start("postgres", [str(PG_BINDIR / "postgres"), "-D", str(data), "-p", str(port),
-                                               "-k", str(sock), "-c", "listen_addresses=127.0.0.1",
-                                               "-c", "max_connections=200"], user=user, cwd=data.parent)
-        deadline = time.monotonic() + 60
-        while subprocess.run([str(PG_BINDIR / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(port)]).returncode:
-            if not svc.alive or time.monotonic() > deadline:
-                raise DeployError(f"PostgreSQL 未能启动，日志 {svc.log}：\n{log_tail(svc.log)}")
-            time.sleep(0.3)
-        done = subprocess.run([str(PG_BINDIR / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", PG_USER,
-                               PG_USER], capture_output=True, text=True)
-        if done.returncode:
-            raise DeployError(f"createdb 失败：{done.stderr.strip()[-300:]}")
-        self.db_url = f"postgresql+psycopg://{PG_USER}@127.0.0.1:{port}/{PG_USER}"
         return self.db_url
 
     # ---- Chroma server and the index
