@@ -40,7 +40,7 @@ system-deps: deploy-deps
 # nginx and PostgreSQL 15's binaries (the deploy check); Debian's packages start no service in a
 # container.
 deploy-deps:
-	@$(call apt_install,nginx postgresql-15,command -v nginx >/dev/null 2>&1 && [ -x /usr/lib/postgresql/15/bin/initdb ])
+	@$(call apt_install,nginx postgresql-15,{ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; } && [ -x /usr/lib/postgresql/15/bin/initdb ])
 
 ingest: install
 	$(PY) -m rag ingest
