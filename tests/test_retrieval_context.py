@@ -116,3 +116,33 @@ def test_new_settings_are_validated():
         load_settings(prf_weight=1.5)
     s = load_settings(prf_sections=3, sentence_windows=True)
     assert s.prf_sections == 3 and s.sentence_windows
+
+
+# ----------------------------------------------------------- real plan, real embedder
+
+
+def test_optional_lists_enter_the_signals(real_index_settings):
+    from rag.retrieval import Retriever
+
+    r = Retriever.from_settings(real_index_settings.model_copy(
+        update={"fusion": "rrf", "prf_sections": 3, "bridge_dense": True}))
+    _, X, lists, _, expansion = r.signals("看病又贵又难，老百姓有什么盼头？")
+    assert {"bm25p", "sentx"} <= set(lists) and "win" not in lists
+    assert expansion is not None and expansion.tokens
+    for f in ("bm25p_rr", "sentx_rr"):  # each list's best section is a candidate
+        assert X[:, fusion.FEATURES.index(f)].max() == 1.0
+    assert X[:, fusion.FEATURES.index("win_rr")].max() == 0.0
+
+
+def test_model_needing_a_list_that_is_off_is_a_config_error(real_index_settings, tmp_path):
+    from rag.retrieval import Retriever
+
+    rng = np.random.default_rng(3)
+    X = _full_matrix(rng, 40)
+    model = fusion.fit(X, (X[:, 0] > 0).astype(int),
+                       features=fusion.BASE_FEATURES + ("bm25p_rel", "bm25p_rr"))
+    path = tmp_path / "prf.json"
+    path.write_text(json.dumps(model.to_json()), encoding="utf-8")
+    r = Retriever.from_settings(real_index_settings.model_copy(update={"fusion_model": path}))
+    with pytest.raises(ConfigError, match="bm25p"):
+        r.search("山西一年挖多少煤？")
