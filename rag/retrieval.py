@@ -13,6 +13,9 @@ at *section* level (RRF: ``sum_i w_i / (k + rank_i)``):
 Weights and k (settings: weight_*, rrf_k) were chosen on eval/datasets/dev.jsonl: a small
 k (10) that lets the first ranks dominate lifted MRR@10 from 0.886 to 0.914, on both halves.
 The result is the best chunk of each of the top sections (one section never fills the list).
+For the learned fusion, optional lists (settings, off: none won out-of-fold on dev.jsonl) add
+sentence windows (rag.windows), BM25 with pseudo-relevance feedback (rag.prf), a dense query
+of the question plus the bridge's terms.
 
 :meth:`Retriever.search` validates and cleans a question (the CLI's entry);
 :meth:`Retriever.retrieve` takes a question already cleaned by the caller (the answer

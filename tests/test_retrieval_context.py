@@ -103,6 +103,30 @@ def test_pairwise_fit_ranks_by_the_informative_column():
     assert model.coef[fusion.FEATURES.index("chap_rrf")] == max(model.coef)
 
 
+def test_compare_scores_every_variant_out_of_fold_on_the_same_questions():
+    from types import SimpleNamespace
+
+    from rag.evaluation.learned_fusion import VARIANTS, compare
+
+    rng = np.random.default_rng(4)
+    rows = []
+    for i in range(12):  # the gold section of each question has the largest chap_rrf
+        cands = [("d", i, j) for j in range(6)]
+        X = _full_matrix(rng, 6)
+        y = (np.arange(6) == np.argmax(X[:, fusion.FEATURES.index("chap_rrf")])).astype(int)
+        q = SimpleNamespace(id=f"q{i}", type="everyday" if i % 2 else "fact",
+                            overlap=0.1 if i % 2 else None,
+                            gold=(cands[int(np.argmax(y))],))
+        rows.append((q, cands, X, y))
+    names = [n for n, (_, kind) in VARIANTS.items() if kind != "hgb"]  # HGB: slow, not saved
+    out = compare(rows, folds=3, names=names)
+    assert set(out) == {"rrf", *names}
+    assert all(v["all"]["n"] == 12 and v["everyday"]["n"] == 6 for v in out.values())
+    assert out["all signals"]["band:low"]["n"] == 6
+    # only the variants that see chap_rrf can learn the rule
+    assert out["all signals"]["all"]["hit@1"] > out["base (round 1)"]["all"]["hit@1"]
+
+
 def test_model_with_unknown_features_is_a_config_error(tmp_path):
     path = tmp_path / "m.json"
     path.write_text(json.dumps({"features": ["nope"], "mean": [0], "scale": [1], "coef": [1],
