@@ -170,3 +170,19 @@ def test_model_needing_a_list_that_is_off_is_a_config_error(real_index_settings,
     r = Retriever.from_settings(real_index_settings.model_copy(update={"fusion_model": path}))
     with pytest.raises(ConfigError, match="bm25p"):
         r.search("山西一年挖多少煤？")
+
+
+def test_ingest_with_sentence_windows_feeds_the_window_list(tiny_corpus, tmp_path):
+    from rag.retrieval import Retriever
+    from rag.store import Index, build_index
+
+    settings = load_settings(corpus_dir=tiny_corpus, data_dir=tmp_path / "data",
+                             sentence_windows=True, fusion="rrf")
+    report = build_index(settings, progress=False)
+    index = Index(settings)
+    windows = Windows.load(index.root)
+    assert windows is not None and len(windows.ids) == report.counts["sentences"]
+    r = Retriever(index, settings)
+    question = index.sections[-1].text[:12]
+    _, X, lists, *_ = r.signals(question)
+    assert "win" in lists and X[:, fusion.FEATURES.index("win_rr")].max() == 1.0
