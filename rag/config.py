@@ -76,6 +76,16 @@ class Settings(BaseSettings):
     bridge: bool = True
     bridge_terms: int = Field(10, ge=0)
     bridge_min_cosine: float = 0.85
+    # more lists for the learned fusion (issue 12, round 2; each kept on only if it won
+    # out-of-fold): sentence windows (rag.windows, a sentence with its neighbours, embedded at
+    # ingest), BM25 with RM3 pseudo-relevance feedback from the first pass's top sections
+    # (rag.prf; 0 sections = off), the question plus the bridge's terms as a second dense query
+    sentence_windows: bool = False
+    depth_windows: int = Field(80, ge=1)
+    prf_sections: int = Field(0, ge=0)
+    prf_terms: int = Field(10, ge=1)
+    prf_weight: float = Field(0.5, ge=0, le=1)
+    bridge_dense: bool = False
     # sentence evidence (rag.evidence): score = cosine + w_coverage·coverage + w_rank/rank;
     # a dev grid (coverage 0.1–0.5, rank 0–0.1) put the best sentence in a gold section for
     # 86–87% of answerable questions at these

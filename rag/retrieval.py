@@ -13,6 +13,9 @@ at *section* level (RRF: ``sum_i w_i / (k + rank_i)``):
 Weights and k (settings: weight_*, rrf_k) were chosen on eval/datasets/dev.jsonl: a small
 k (10) that lets the first ranks dominate lifted MRR@10 from 0.886 to 0.914, on both halves.
 The result is the best chunk of each of the top sections (one section never fills the list).
+For the learned fusion, optional lists (settings, off: none won out-of-fold on dev.jsonl) add
+sentence windows (rag.windows), BM25 with pseudo-relevance feedback (rag.prf), a dense query
+of the question plus the bridge's terms.
 
 :meth:`Retriever.search` validates and cleans a question (the CLI's entry);
 :meth:`Retriever.retrieve` takes a question already cleaned by the caller (the answer
@@ -36,8 +39,10 @@ from rag.chunking import Chunk
 from rag.config import MODES, Settings
 from rag.corpus import SectionRef
 from rag.embeddings import embedder_for
-from rag.errors import RetrievalError
+from rag.errors import ConfigError, RetrievalError
+from rag.prf import Feedback
 from rag.store import Index, heading_id
+from rag.windows import Windows
 from rag.wordseg import tokenize
 
 SectionKey = tuple[str, int, int]  # (doc_id, chapter, section)
@@ -162,6 +167,8 @@ class Retriever:
         self._vocab = getattr(index.bm25, "vocab_dict", None) or {}
         self.bridge = Bridge.load(index.root) \
             if self.settings.bridge else None
+        self.windows = Windows.load(index.root) if self.settings.sentence_windows else None
+        self._feedback = Feedback(index.sections)
         self._fusion_model = None
         self._tokens: dict[SectionKey, tuple[set, set]] | None = None
         self._idf_table: dict[str, float] = {}
@@ -172,7 +179,14 @@ class Retriever:
     @property
     def fusion_model(self) -> fusion.FusionModel:
         if self._fusion_model is None:
-            self._fusion_model = fusion.load_model(self.settings.fusion_model)
+            model = fusion.load_model(self.settings.fusion_model)
+            s = self.settings
+            missing = model.lists() - {n for n, on in (("win", s.sentence_windows), (
+                "bm25p", s.prf_sections > 0), ("sentx", s.bridge_dense and s.bridge)) if on}
+            if missing:
+                raise ConfigError(f"学习融合模型要用 {', '.join(sorted(missing))} 信号，但对应设置"
+                                  "（sentence_windows / prf_sections / bridge_dense）未开启")
+            self._fusion_model = model
         return self._fusion_model
 
     def _section_token_table(self) -> dict[SectionKey, tuple[set, set]]:
@@ -292,11 +306,23 @@ class Retriever:
         return ranked
 
     def _bm25(self, tokens: list[str], chapter, doc_id) -> _Ranked:
-        ranked = _Ranked()
         tokens = [t for t in tokens if self._knows(t)]
-        if not tokens:
+        return self._bm25_ranked(self.index.bm25.get_scores(tokens) if tokens else None,
+                                 chapter, doc_id)
+
+    def _bm25_prf(self, tokens: list[str], terms: list[tuple[str, float]], chapter,
+                  doc_id) -> _Ranked:
+        """BM25 of the question interpolated with the feedback terms (rag.prf, RM3)."""
+        lam, bm = self.settings.prf_weight, self.index.bm25
+        scores = (1 - lam) * bm.get_scores(tokens) / len(tokens) if tokens else 0.0
+        for t, w in terms:
+            scores = scores + lam * w * bm.get_scores([t])
+        return self._bm25_ranked(scores if tokens or terms else None, chapter, doc_id)
+
+    def _bm25_ranked(self, scores, chapter, doc_id) -> _Ranked:
+        ranked = _Ranked()
+        if scores is None:
             return ranked
-        scores = self.index.bm25.get_scores(tokens)
         if chapter is not None:
             scores = np.where(self._chunk_chapter == chapter, scores, 0.0)
         top = np.argsort(-scores)[:self.settings.depth_bm25]
@@ -339,13 +365,43 @@ class Retriever:
         query vector, expansion). The learned fusion scores the matrix; training reads it."""
         lists, qvec, expansion = self._lists(question, "hybrid", chapter, doc_id)
         rrf = self._rrf(lists, "hybrid")
-        candidates = sorted(rrf)
+        self._extra_lists(question, lists, rrf, qvec, expansion, chapter, doc_id)
+        candidates = sorted(set(rrf).union(*(lists[n].scores for n in fusion.EXTRA_LISTS
+                                              if n in lists)))
+        exp_cos: dict[str, float] = {}
+        for term, cos in (expansion.terms if expansion else ()):
+            for t in tokenize(term):
+                exp_cos[t] = max(exp_cos.get(t, 0.0), cos)
         sig = fusion.Signals({n: r.scores for n, r in lists.items()},
                              {t: self._idf(t) for t in set(tokenize(question))},
-                             tuple({t for term in (expansion.tokens if expansion else [])
-                                    for t in tokenize(term)}), rrf)
-        X = fusion.feature_matrix(sig, candidates, self._section_tokens, self._heading_tokens)
+                             tuple(exp_cos), rrf, question, exp_cos)
+        X = fusion.feature_matrix(sig, candidates, self._section_tokens, self._heading_tokens,
+                                  lambda key: self.index.section(*key).section_title)
         return candidates, X, lists, qvec, expansion
+
+    def _extra_lists(self, question: str, lists: dict, first: dict, qvec, expansion,
+                     chapter, doc_id) -> None:
+        """The optional lists (settings): sentence windows, BM25 with feedback, dense query
+        with the bridge's terms; added to ``lists`` in place. ``first`` is the RRF first pass."""
+        s = self.settings
+        if s.sentence_windows:
+            if self.windows is None:
+                raise RetrievalError("索引中没有句窗向量：请运行 `python -m rag ingest --rebuild`")
+            lists["win"] = _Ranked()
+            for key, cos, uid in self.windows.top(qvec, s.depth_windows, lambda key: (
+                    chapter is None or key[1] == chapter) and doc_id in (None, key[0])):
+                lists["win"].offer(key, cos, uid)
+        if s.prf_sections:
+            top = sorted(first.items(), key=lambda kv: -kv[1])[:s.prf_sections]
+            tokens = [t for t in tokenize(question) if self._knows(t)]
+            terms = self._feedback.terms(top, set(tokens), s.prf_terms, self._knows)
+            lists["bm25p"] = self._bm25_prf(tokens, terms, chapter, doc_id)
+        if s.bridge_dense and s.bridge:
+            extra = "、".join(expansion.tokens if expansion else [])
+            lists["sentx"] = self._dense(
+                self.index.sentence_store, self.embedder.get_query_embedding(
+                    f"{question}：{extra}"), s.depth_sentences, chapter, doc_id) \
+                if extra else lists["sent"]
 
     def _rrf(self, lists: dict[str, "_Ranked"], mode: str) -> dict[SectionKey, float]:
         s = self.settings
@@ -353,7 +409,7 @@ class Retriever:
                    "bm25": s.weight_bm25 if mode == "hybrid" else 1.0, "bm25x": 0.0}
         fused: dict[SectionKey, float] = {}
         for name, ranked in lists.items():
-            if not weights[name]:
+            if not weights.get(name):
                 continue
             for key, r in ranked.ranks().items():
                 fused[key] = fused.get(key, 0.0) + weights[name] / (s.rrf_k + r)

@@ -44,6 +44,7 @@ from rag.corpus import Corpus, Section, load_corpus
 from rag.errors import IndexError_, IndexMismatchError, RagError
 from rag.targets import write_targets
 from rag.locking import lease, remove_unused, writer_lock
+from rag.windows import build_windows, window_texts
 from rag.wordseg import tokenize
 
 log = logging.getLogger(__name__)
@@ -296,6 +297,8 @@ def _build_locked(settings: Settings, corpus: Corpus, rebuild: bool, progress: b
     # the vocabulary bridge's plan terms, embedded through the same cache (rag.bridge)
     n_terms = build_bridge(build, bridge_texts(sections), lambda terms: embed_texts(
         model, terms, cache, progress=progress, desc="plan terms")[0])
+    if settings.sentence_windows:  # off by default: it did not win out-of-fold (rag.windows)
+        build_windows(build, sentences, lambda t: embed_texts(model, t, cache, progress=False)[0])
     if cache.dirty:
         try:
             cache.save()
@@ -376,7 +379,8 @@ def export_shipped_cache(settings: Settings) -> Path:
     units = [Chunk(**r) for r in _read_jsonl(index_root / "units.jsonl")]
     sections = [_section_from_row(r) for r in _read_jsonl(index_root / "sections.jsonl")]
     texts = [u.index_text(manifest.prefix_dense) for u in units] + [
-        s.heading_path for s in sections] + plan_terms(bridge_texts(sections))
+        s.heading_path for s in sections] + plan_terms(bridge_texts(sections)) + window_texts(
+        [u for u in units if u.kind == "s"])  # windows only if a build embedded them
 
     out = SHIPPED_CACHE_DIR / f"{slug}.npz"
     # vectors the build took from the shipped file were never written to the local cache
