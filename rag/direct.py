@@ -66,7 +66,7 @@ def fits_kind(kind: str, text: str) -> int:
 
 
 _ASKS = re.compile(r"多少|几|哪|什么|何时|如何|怎么|怎样|是否|吗|啥")
-_PART_SEP = re.compile(r"[、，,；;]|以及|并且|同时|另外|还有")
+_PART_SEP = re.compile(r"[、，,；;？?]|以及|并且|同时|另外|还有")
 
 
 def split_parts(question: str) -> list[str]:
