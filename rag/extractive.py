@@ -106,6 +106,9 @@ class ExtractiveAnswerer(Answerer):
             if cand is not None and self._cover(topic, cand) >= max(self._cover(topic, topical), 0.25) \
                     and self.scorer.in_scope(query.standalone, cand.unit, cand.hit):
                 topical = cand
+                if kind == BROAD:  # the framed content leads the points
+                    rest = [x for x in self._broad(scored, best) if x is not cand]
+                    return [cand] + rest[:s.answer_broad_sections - 1]
         if kind == BROAD:
             return self._broad(scored, best)
         picked = [best]
