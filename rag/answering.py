@@ -81,6 +81,7 @@ class Query:
     out_of_scope: bool = False  # an instruction or small talk, refused before retrieval
     more: bool = False  # a "more" follow-up: give the focused sections' other points
     shown: str = ""  # what the previous answer already said (for a "more" follow-up)
+    doc_id: str | None = None  # the document filter the question was retrieved in
 
 
 def _scorer_for(retriever: Retriever) -> SentenceScorer:
@@ -148,7 +149,7 @@ class Answerer(ABC):
         q, notice = clean_question(question, max_chars)
         if refusal_rule.out_of_scope(q):  # refused before anything is looked up
             return Query(q, q, chapter, (), (), -1.0, True, notice,
-                         {"rewrite": time.perf_counter() - t0}, out_of_scope=True)
+                         {"rewrite": time.perf_counter() - t0}, out_of_scope=True, doc_id=doc_id)
         # only emoji/punctuation: nothing to look up, and nothing to attach to a previous turn
         contentless = not re.search(r"[^\W_]", q)
         r = self.rewrite(q, history) if history and not contentless else Rewrite(q)
@@ -161,6 +162,11 @@ class Answerer(ABC):
         t1 = time.perf_counter()
         found = self.retriever.retrieve(standalone, chapter=chapter, doc_id=doc_id)
         hits = self._focus(found.hits, focus) if focus else found.hits
+        if r.prefer and not focus:  # 它…: the earlier answer's sections first, the rest after
+            first = self._focus(found.hits, r.prefer)
+            keys = {h.key for h in first}
+            hits = [replace(h, rank=i) for i, h in enumerate(
+                first + [h for h in found.hits if h.key not in keys], start=1)]
         qvec = found.qvec or self.retriever.embedder.get_query_embedding(standalone)
         t2 = time.perf_counter()
         scored = self.scorer.score(standalone, qvec, hits)
@@ -171,7 +177,7 @@ class Answerer(ABC):
         t3 = time.perf_counter()
         return Query(q, standalone, chapter, tuple(hits), tuple(scored), support, refused,
                      notice, {"rewrite": t1 - t0, "retrieve": t2 - t1, "score": t3 - t2},
-                     more=bool(r.more), shown=r.shown)
+                     more=bool(r.more), shown=r.shown, doc_id=doc_id)
 
     def _focus(self, hits: list[Hit], focus: tuple[tuple[int, int], ...]) -> list[Hit]:
         """Only the sections a follow-up points at (这一节, the last answer's sources), in order."""

@@ -31,7 +31,8 @@ _SHARE = re.compile(r"(比重|比例|占比|率|增速|增长)[^，。？]{0,6}(
 _CLAUSE_END = "，,；;：:。！？!?"
 _TIME = re.compile(r"(?:到|至|在|于)?(?:20\d\d年(?:底|末|前)?|“十[三四五]五”(?:时期|期间|末)?|十[三四五]五(?:时期|期间|末))")
 _ENUM = re.compile(r"[^、，,；;：:。]+(?:、[^、，,；;：:。]+){1,}")
-MAX_POINT = 60  # characters of one broad point before it is cut at a clause end
+MAX_POINT = 90  # characters of one broad point before it is cut at a clause end
+MAX_LINE = 90  # characters of a statement's cut: its best clause and whole neighbours
 
 
 def question_kind(question: str) -> str:
@@ -65,7 +66,7 @@ def fits_kind(kind: str, text: str) -> int:
 
 
 _ASKS = re.compile(r"多少|几|哪|什么|何时|如何|怎么|怎样|是否|吗|啥")
-_PART_SEP = re.compile(r"[、，,；;]|以及|并且|同时|另外|还有")
+_PART_SEP = re.compile(r"[、，,；;？?]|以及|并且|同时|另外|还有")
 
 
 def split_parts(question: str) -> list[str]:
@@ -137,16 +138,18 @@ class DirectAnswer:
             if kind == VALUE:
                 fits = holds_answer_type(question, text) and _quantity(question, text)
             elif kind == ITEMS:
-                fits = has_items(text)
+                fits = fits_kind(ITEMS, text)
             scored.append((fits, self._cover(topic, text), -i, (a, b)))
         fitting = [s for s in scored if s[0]]
         if not fitting:
             if kind == VALUE:
                 return ""
             fitting = scored
-        best = max(fitting, key=lambda s: (s[1], s[2]))
+        best = max(fitting, key=lambda s: (s[0], s[1], s[2]))
         a, b = best[3]
         idx = spans.index((a, b))
+        if kind in (OTHER, DEFINE, ITEMS):  # a statement reads as a whole: grow to its neighbours
+            return sentence[slice(*_grow(spans, idx, MAX_LINE))].strip()
         # a value clause that does not name the topic borrows the clause before it
         # (「全省高新技术企业, 达到5000家」)
         if kind in (VALUE, ITEMS) and idx > 0 and best[1] < 0.34:
@@ -180,6 +183,20 @@ class DirectAnswer:
         return "\n".join(f"{i}. {_end(p.text, p.n)}" for i, p in enumerate(pieces, start=1))
 
 
+def _grow(spans: list[tuple[int, int]], idx: int, limit: int) -> tuple[int, int]:
+    """The clause ``idx`` widened by whole neighbouring clauses (the one after first) while
+    the cut stays within ``limit`` characters."""
+    lo = hi = idx
+    while True:
+        a, b = spans[lo][0], spans[hi][1]
+        if hi + 1 < len(spans) and spans[hi + 1][1] - a <= limit:
+            hi += 1
+        elif lo > 0 and b - spans[lo - 1][0] <= limit:
+            lo -= 1
+        else:
+            return a, b
+
+
 _YEARS = re.compile(r"(?:19|20)\d\d(?:—|-|－)?(?:(?:19|20)\d\d)?年?")
 
 
@@ -199,5 +216,6 @@ def _end(text: str, n: int) -> str:
 
 
 def verbatim(piece: str, source: str) -> bool:
-    """Whether every part of a piece (split at the joining 「，」 we may add) stands in ``source``."""
-    return all(part in source for part in piece.split("，") if part)
+    """Whether every part of a piece (split at the joining 「，」「：」 we may add) stands in
+    ``source``."""
+    return all(part in source for part in re.split("[，：]", piece) if part)

@@ -43,6 +43,7 @@ _FUTURE_Q = re.compile(r"到20[2-9]\d|十四五|末|要|目标|计划|将|力争
 
 
 SHORT_SENTENCE = 40  # characters; a shorter sentence is read with the one before it
+LEAD_MAX = 24  # characters; a paragraph's one-clause first sentence this short is its heading
 _PERIOD = re.compile(r"十([一二三四五六七八九])五|(?<!\d)((?:19|20)\d\d)(?!\d)")
 _PERIODS = {"二": "十二五", "三": "十三五", "四": "十四五", "五": "十五五", "六": "十六五"}
 
@@ -140,6 +141,7 @@ class SentenceScorer:
                 self.sentences.setdefault(u.key, []).append(u)
         self._frame: dict[str, frozenset[str]] = {}  # sentence id -> periods it speaks of
         self._prev: dict[str, Chunk] = {}  # sentence id -> the statement before it
+        self._para: dict[str, tuple[list[Chunk], Chunk | None]] = {}  # id -> (paragraph, lead)
         for key in self.sentences:
             self.sentences[key].sort(key=lambda u: u.ordinal)
             current: frozenset[str] = frozenset()
@@ -150,6 +152,7 @@ class SentenceScorer:
                 self._frame[u.id] = own or current
             for a, b in zip(self.sentences[key], self.sentences[key][1:]):
                 self._prev[b.id] = a
+            self._paragraphs(index, key)
         got = index.sentence_store._collection.get(include=["embeddings"])
         vecs = np.asarray(got["embeddings"], dtype=np.float32)
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True) + 1e-12
@@ -168,6 +171,47 @@ class SentenceScorer:
                            for m in re.finditer(r"(?:19|20)\d\d", s.text)}
         self._plan_text = "".join(s.text for s in index.sections)
         self._mentions: dict[str, bool] = {}
+
+    def _paragraphs(self, index: Index, key: tuple) -> None:
+        """Group a section's statements into paragraphs (a line break between two sentences
+        starts a new one) and note each paragraph's lead: a short first sentence of one clause
+        that heads the sentences after it (「创优环境引才。」)."""
+        units = self.sentences[key]
+        section = index.section(*key)
+        paragraph: list[Chunk] = []
+        for i, u in enumerate(units):
+            if paragraph and "\n" in section.slice(units[i - 1].end, u.start):
+                self._close(paragraph)
+                paragraph = []
+            paragraph.append(u)
+        if paragraph:
+            self._close(paragraph)
+
+    def _close(self, paragraph: list[Chunk]) -> None:
+        first = paragraph[0].text.strip()
+        lead = len(paragraph) > 1 and len(first) <= LEAD_MAX \
+            and not _CLAUSE_MARKS.search(first.rstrip("。；;:：")) and not is_announcement(first)
+        for u in paragraph:
+            self._para[u.id] = (paragraph, paragraph[0] if lead else None)
+
+    def inherits_frame(self, unit: Chunk, asked: frozenset[str]) -> bool:
+        """Whether a sentence speaks of an asked period only through the announcement before
+        it (「我省到2035年的远景目标是:」 frames the goals after it), i.e. is content of that
+        period rather than a sentence naming it in passing."""
+        return bool(asked & self._frame.get(unit.id, frozenset())) and not periods(unit.text)
+
+    def paragraph(self, unit: Chunk) -> list[Chunk]:
+        """The statements of the paragraph a sentence stands in, in order."""
+        return self._para.get(unit.id, ([unit], None))[0]
+
+    def lead_of(self, unit: Chunk) -> Chunk | None:
+        """The lead sentence (a heading line) of the sentence's paragraph, if it has one."""
+        return self._para.get(unit.id, ([unit], None))[1]
+
+    def is_lead(self, unit: Chunk) -> bool:
+        """Whether a sentence is a paragraph's lead: a heading whose content follows it."""
+        lead = self.lead_of(unit)
+        return lead is not None and lead.id == unit.id
 
     def knows(self, token: str) -> bool:
         """Whether a token occurs in some sentence of the plan."""
@@ -225,6 +269,10 @@ class SentenceScorer:
         q = np.asarray(qvec, dtype=np.float32)
         q /= np.linalg.norm(q) + 1e-12
         q_tokens = list(dict.fromkeys(tokenize(question)))
+        asked = periods(question)
+        # the asked time frame (2035年) counts as named by a sentence that inherits it from the
+        # announcement before it (我省到2035年的远景目标是: …), not only by one naming it
+        frame_tokens = {t for t in q_tokens if periods(t) & asked} if asked else set()
         out: list[Scored] = []
         for hit in hits:
             units = self.sentences.get(hit.key, [])
@@ -233,7 +281,10 @@ class SentenceScorer:
             rows = [self._row[u.id] for u in units]
             cos = self._vecs[rows] @ q
             for u, c in zip(units, cos):
-                cov = self.coverage(q_tokens, self._tokens[u.id])
+                tokens = self._tokens[u.id]
+                if frame_tokens and self._frame.get(u.id, frozenset()) & asked:
+                    tokens = tokens | frame_tokens
+                cov = self.coverage(q_tokens, tokens)
                 s = float(c) + w_cov * cov + w_rank / hit.rank
                 out.append(Scored(u, hit, float(c), cov, s))
         out.sort(key=lambda x: -x.score)

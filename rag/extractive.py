@@ -26,7 +26,7 @@ from rag.evidence import Scored, is_announcement, periods
 from rag.target_match import match_targets, time_text, value_text
 from rag.targets import targets_of
 
-MORE_POINTS = 5  # points given for 具体有哪些措施 / 这一节还说了什么
+MORE_POINTS = 6  # points given for 具体有哪些措施 / 这一节还说了什么
 PART_ABSENT = "规划原文中未找到这一问的内容。"
 MARKER_RE = re.compile(r"\[(\d+)\]")
 
@@ -55,7 +55,8 @@ class ExtractiveAnswerer(Answerer):
         for part in parts:
             if not refusal_rule.topic_words(part):  # 「“十四五”末要达到多少」 asks about part 1's topic
                 part = f"{first_topic}{part}"
-            answers.append((part, self.compose(self.prepare(part, chapter=query.chapter))))
+            answers.append((part, self.compose(self.prepare(part, chapter=query.chapter,
+                                                                 doc_id=query.doc_id))))
         if all(a.refused for _, a in answers):
             return self.refusal(query)
         citations: list[Citation] = []
@@ -98,6 +99,16 @@ class ExtractiveAnswerer(Answerer):
         close = [x for x in typed if x.score >= best.score - s.answer_topic_margin]
         topical = max(close, key=lambda x: (self._cover(topic, x), fits_kind(kind, x.unit.text),
                                             x.score), default=best)
+        asked = periods(query.standalone)
+        if asked and topic:  # a time frame asked: the content framed by it may lie further down
+            framed = [x for x in scored if self.scorer.inherits_frame(x.unit, asked)]
+            cand = max(framed, key=lambda x: (self._cover(topic, x), x.score), default=None)
+            if cand is not None and self._cover(topic, cand) >= max(self._cover(topic, topical), 0.25) \
+                    and self.scorer.in_scope(query.standalone, cand.unit, cand.hit):
+                topical = cand
+                if kind == BROAD:  # the framed content leads the points
+                    rest = [x for x in self._broad(scored, best) if x is not cand]
+                    return [cand] + rest[:s.answer_broad_sections - 1]
         if kind == BROAD:
             return self._broad(scored, best)
         picked = [best]
@@ -124,23 +135,49 @@ class ExtractiveAnswerer(Answerer):
         return picked
 
     def more_points(self, query: Query) -> list[Scored]:
-        """A "more" follow-up (具体有哪些措施/这一节还说了什么): the focused sections' statements
-        that the previous answer did not quote, in the order they stand, up to five."""
-        shown = "".join(query.shown.split())
+        """A "more" follow-up (具体有哪些措施/这一节还说了什么): the focused sections' points
+        that the previous answer did not quote, in the order they stand, up to MORE_POINTS.
+        A section written as headed paragraphs (「创优环境引才。…」) gives one point per
+        paragraph: its heading with the sentence after it; otherwise its statements."""
+        shown = "".join(MARKER_RE.sub("", query.shown).split())
         by_id = {x.unit.id: x for x in query.scored}
-        out = []
+
+        def fresh(u) -> bool:
+            return "".join(u.text.split()).rstrip("。；;！？") not in shown
+
+        sections = []
         for hit in query.hits:
-            fresh = [u for u in self.scorer.sentences.get(hit.key, [])
-                     if "".join(u.text.split()) not in shown and not is_announcement(u.text)
-                     and len(u.text.strip()) > 8]
-            out += [by_id.get(u.id) or Scored(u, hit, 0.0, 0.0, 0.0) for u in fresh]
-        per = max(1, MORE_POINTS // max(1, len(query.hits)))
-        picked, count = [], {}
-        for x in out:
-            if count.get(x.hit.key, 0) < per and len(picked) < MORE_POINTS:
-                picked.append(x)
-                count[x.hit.key] = count.get(x.hit.key, 0) + 1
-        return picked
+            units = self.scorer.sentences.get(hit.key, [])
+            leads = [u for u in units if self.scorer.is_lead(u)]
+            if len(leads) >= 2:
+                points = [self.scorer.paragraph(u)[:2] for u in leads if fresh(u)]
+            else:
+                points = [[u] for u in units if fresh(u) and not is_announcement(u.text)
+                          and len(u.text.strip()) > 8]
+            sections.append([[by_id.get(u.id) or Scored(u, hit, 0.0, 0.0, 0.0) for u in point]
+                             for point in points])
+        per = max(1, MORE_POINTS // max(1, len(sections)))
+        points = [point for section in sections for point in section[:per]][:MORE_POINTS]
+        return [x for point in points for x in point]
+
+    def _heads(self, x: Scored, picked: list[Scored]) -> bool:
+        """Whether a picked sentence makes a point of its own, i.e. is not the content under
+        a picked paragraph heading."""
+        lead = self.scorer.lead_of(x.unit)
+        return lead is None or lead.id == x.unit.id or all(y.unit.id != lead.id for y in picked)
+
+    def _with_content(self, picked: list[Scored]) -> list[Scored]:
+        """A picked paragraph heading (「创优环境引才。」) says little alone: the sentence
+        under it joins it."""
+        out, ids = [], {x.unit.id for x in picked}
+        for x in picked:
+            out.append(x)
+            if self.scorer.is_lead(x.unit):
+                content = self.scorer.paragraph(x.unit)[1]
+                if content.id not in ids:
+                    out.append(Scored(content, x.hit, 0.0, 0.0, 0.0))
+                    ids.add(content.id)
+        return out
 
     def _cover(self, topic: list[str], x: Scored) -> float:
         """Share of the topic words a sentence names, in quarters (small differences are noise)."""
@@ -166,7 +203,8 @@ class ExtractiveAnswerer(Answerer):
         if query.refused:
             return self.refusal(query, notice)
         kind = BROAD if query.more else question_kind(query.standalone)
-        picked = self.more_points(query) if query.more else self.select(query, kind)
+        picked = self.more_points(query) if query.more else self._with_content(
+            self.select(query, kind))
         if not picked:
             return self.refusal(query, notice)
         order = []  # section keys in order of first pick (the best section first)
@@ -235,7 +273,7 @@ class ExtractiveAnswerer(Answerer):
         maker = DirectAnswer(self.scorer.idf)
         if kind == BROAD:
             pieces = [Piece(_short(maker.cut(question, OTHER, x.unit.text)), number[x.unit.id])
-                      for x in picked]
+                      for x in picked if self._heads(x, picked)]
         else:
             pieces = []
             topic = refusal_rule.topic_words(question)
@@ -243,6 +281,12 @@ class ExtractiveAnswerer(Answerer):
                                                   fits_kind(kind, x.unit.text)))
             for x in [lead] + [y for y in picked if y is not lead]:
                 text = maker.cut(question, kind, x.unit.text)
+                if text and self.scorer.is_lead(x.unit) and kind != VALUE:
+                    # a paragraph heading: its content (the sentence under it) answers
+                    content = self.scorer.paragraph(x.unit)[1]
+                    more = maker.cut(question, kind, content.text)
+                    if more and number.get(content.id) == number[x.unit.id]:
+                        text = f"{text.rstrip('。；;')}：{more}"
                 if text:
                     pieces = [Piece(text, number[x.unit.id])]
                     break

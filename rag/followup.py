@@ -9,7 +9,8 @@ couple of topic words of its own. Then:
 - 具体有哪些措施？/ 还有哪些？/ 这一节还说了什么？ → "more": the sections cited in the last
   answer (这一节: the first one) are the focus, and what that answer already quoted is
   passed on so that only the sections' other points are given;
-- 它/这个/该… → the pronoun replaced by the earlier question's topic;
+- 它/这个/该… → the pronoun replaced by the earlier question's topic, and the sections the
+  last answer cited ranked first;
 - otherwise the earlier question's topic terms are put in front: 关于汾河治理：具体有哪些措施？
 A question with no earlier turn is always standalone.
 
@@ -34,10 +35,12 @@ _YEAR = re.compile(r"(?:19|20)\d\d年?")
 _FRAME = re.compile(r"(?:到|至)?(?:(?:19|20)\d\d年?(?:底|末)?|“?十[一二三四五六七八九]五”?(?:时期|期间|末)?)")
 _MORE = re.compile(r"具体(有|是|包括)?(哪些|什么|啥)?(措施|举措|做法|内容|安排|部署|任务|要求)|"
                    r"还有(哪些|什么|啥|别的|其他)|还(说|讲|提|写)了?(什么|哪些|啥)|其他(内容|方面|措施)|"
-                   r"详细(说说|讲讲|介绍)|展开(说|讲)|(有哪些|什么)(措施|举措)")
+                   r"详细(说说|讲讲|介绍)|展开(说|讲)|(有哪些|什么)(措施|举措)|"
+                   r"具体(要)?(怎么|如何|怎样)(做|办|干|推进|落实|实施|搞)")
 _PRONOUN = re.compile(r"^(那么?)?(它们|它|这个|这项|这些|该项|该|其|此)")
 _LABEL = re.compile(r"「(第([零〇一二两三四五六七八九十百]+)章(?:\s*第([零〇一二两三四五六七八九十百]+)节)?[^」]*)」")
-_QUESTION_WORDS = frozenset("哪些 什么 多少 怎么 怎样 如何 要求 措施 内容 目标 达到 提到 还有 具体 呢".split())
+_QUESTION_WORDS = frozenset("哪些 什么 多少 怎么 怎样 如何 要求 措施 举措 方面 哪些方面 其他 别的 做法 内容 目标 达到 提到 "
+                            "还有 具体 呢".split())
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class Rewrite:
     section: tuple[int, int] | None = None  # (chapter, section) to focus on, from 这一节
     rewritten: bool = False
     more: tuple[tuple[int, int], ...] = ()  # "more" follow-up: sections whose other points to give
+    prefer: tuple[tuple[int, int], ...] = ()  # sections of the last answer, ranked first (它…)
     shown: str = ""  # the last answer's text (what was already quoted), for a "more" follow-up
 
 
@@ -99,6 +103,10 @@ def is_followup(question: str, history) -> bool:
     if _SECTION_REF.search(q) or _CHAPTER_REF.search(q):
         return True
     own = topic_terms(q)
+    if _PRONOUN.match(q):
+        return True  # 它要归集哪些方面的信息？ names the earlier topic by a pronoun
+    if _MORE.search(q) and len(topic_terms(_MORE.sub("", q))) <= 1:
+        return True  # 有哪些具体举措？/ 还有其他哪些方面的举措？ name no topic of their own
     return (bool(_ELLIPTICAL.match(q)) and len(own) <= 2) or len(q) <= 6
 
 
@@ -126,7 +134,7 @@ def rewrite_followup(question: str, history) -> Rewrite:
         return Rewrite(f"第{cited[2].split('章')[0][1:]}章中关于{topic}{body}", chapter=cited[0],
                        rewritten=True)
     new_frame = _FRAME.search(q)
-    if new_frame and len(topic_terms(_FRAME.sub("", q))) <= 1:
+    if new_frame and len(topic_terms(re.sub(r"^(那么?|那个|还有|另外)", "", _FRAME.sub("", q)))) <= 1:
         frame = new_frame.group(0)
         if frame[0].isdigit() and not frame.endswith(("年", "底", "末")):
             frame += "年"
@@ -137,7 +145,8 @@ def rewrite_followup(question: str, history) -> Rewrite:
                        rewritten=True)
     body = re.sub(r"^(那么?|还有|另外|那个)", "", q).strip()
     if _PRONOUN.match(body) and topic:
-        return Rewrite(_PRONOUN.sub(topic, body, count=1), rewritten=True)
+        return Rewrite(_PRONOUN.sub(topic, body, count=1), rewritten=True,
+                       prefer=tuple(c[:2] for c in _cited(history)))
     return Rewrite(f"关于{topic}：{body}" if topic else f"{prev}；{body}", rewritten=True)
 
 
