@@ -30,6 +30,7 @@ from rag.errors import ConfigError
 from rag.evaluation.dataset import DEFAULT_DATASET, file_sha256, load_dataset
 from rag.evaluation.diagnostics import band
 from rag.evaluation.metrics import mean_metrics, question_metrics
+from rag.evaluation.runner import retrieval_query
 
 INDEX_FIELDS = ("embedder", "chunk_tokens", "chunk_overlap", "prefix_dense", "prefix_bm25",
                 "rrf_k", "weight_sentence", "weight_chunk", "weight_bm25", "weight_heading",
@@ -39,12 +40,13 @@ INDEX_FIELDS = ("embedder", "chunk_tokens", "chunk_overlap", "prefix_dense", "pr
 
 
 def collect(retriever, questions) -> list[tuple]:
-    """(question, candidates, X, y) for every answerable question."""
+    """(question, candidates, X, y) for every answerable question; a row with history is
+    retrieved as its follow-up rewrite, the query the pipeline and the eval use."""
     rows = []
     for q in questions:
         if not q.answerable:
             continue
-        candidates, X, *_ = retriever.signals(q.question)
+        candidates, X, *_ = retriever.signals(retrieval_query(q))
         gold = set(q.gold)
         rows.append((q, candidates, X, np.array([c in gold for c in candidates], dtype=int)))
     return rows
