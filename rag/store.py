@@ -293,10 +293,13 @@ def _build_locked(settings: Settings, corpus: Corpus, rebuild: bool, progress: b
     sections = corpus.sections
     texts = ([u.index_text(settings.prefix_dense) for u in sentences + chunks]
              + [sec.heading_path for sec in sections])
+    timings["embed_load"], t_units = time.perf_counter() - t, time.perf_counter()
     vectors, embedded = embed_texts(model, texts, cache, progress=progress)
+    timings["embed_units"], t_terms = time.perf_counter() - t_units, time.perf_counter()
     # the vocabulary bridge's plan terms, embedded through the same cache (rag.bridge)
     n_terms = build_bridge(build, bridge_texts(sections), lambda terms: embed_texts(
         model, terms, cache, progress=progress, desc="plan terms")[0])
+    timings["embed_terms"] = time.perf_counter() - t_terms
     if settings.sentence_windows:  # off by default: it did not win out-of-fold (rag.windows)
         build_windows(build, sentences, lambda t: embed_texts(model, t, cache, progress=False)[0])
     if cache.dirty:

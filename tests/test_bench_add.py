@@ -22,6 +22,14 @@ def test_new_plan_has_the_structure_but_no_shared_text(tmp_path):
     assert len(shared) <= len(new_units) // 50  # palindromes and one-character lines only
 
 
+def test_smoke_plan_keeps_only_the_first_chapters(tmp_path):
+    plan = load_corpus(REAL_CORPUS).documents[0]
+    new = parse_document(DocumentInfo("new", "新增规划", tmp_path / "new.txt"),
+                         new_plan_text(plan.text, chapters=2))
+    assert [s.key[1:] for s in new.sections] == [s.key[1:] for s in plan.sections
+                                                 if s.chapter <= 2]
+
+
 def test_add_task_on_the_tiny_plan(tiny_corpus, tmp_path):
     from rag.bench.add import task_add
     from rag.bench.report import _cold_add
@@ -32,6 +40,7 @@ def test_add_task_on_the_tiny_plan(tiny_corpus, tmp_path):
     assert res["sections"] == 7 and res["counts"]["documents"] == 2
     assert res["embedded"] > 0 and res["embedded"] <= res["embed"]["unique_texts"]
     assert t["add_total"] >= t["embed"] > 0 and all(k in t for k in ("read", "parse_new", "chunk"))
-    assert res["embed"]["tokens"]["sentences"] > 0
+    assert res["embed"]["tokens"]["sentences"] > 0 and res["embed"]["terms"] > 0
+    assert all(k in t for k in ("embed_load", "embed_units", "embed_terms"))
     lines = "\n".join(_cold_add(res))
-    assert "冷添加一份新规划" in lines and "| 嵌入 |" in lines
+    assert "冷添加一份新规划" in lines and "| 嵌入 |" in lines and "| 新桥接词 |" in lines

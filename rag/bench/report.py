@@ -313,13 +313,20 @@ def _cold_add(add: dict | None) -> list[str]:
         return []
     t, e = add["timings"], add.get("embed", {})
     stages = [("read", "读取"), ("parse_new", "解析新文档"), ("parse", "解析语料"), ("chunk", "切分"),
-              ("embed", "嵌入"), ("chroma", "Chroma"), ("bm25", "BM25"), ("add_total", "合计")]
-    rows = [[name, t.get(key)] for key, name in stages]
-    tokens = e.get("tokens", {})
+              ("embed", "嵌入"), ("embed_load", "　其中 模型加载与随附缓存校验"),
+              ("embed_units", "　其中 句、块、标题"), ("embed_terms", "　其中 桥接词"),
+              ("chroma", "Chroma"), ("bm25", "BM25"), ("add_total", "合计")]
+    rows = [[name, t.get(key)] for key, name in stages if key in t or key[:6] != "embed_"]
+    tokens, unique = e.get("tokens", {}), e.get("unique", {})
+    kinds = [[name, e.get(k), unique.get(k), tokens.get(k)] for k, name in (
+        ("sentences", "句"), ("chunks", "块"), ("headings", "标题"), ("terms", "新桥接词"))]
+    smoke = f"（冒烟：只取前 {add['chapters']} 章）" if add.get("chapters") else ""
+    load = add.get("loadavg")
     return ["### 冷添加一份新规划（`rag add`）", "",
-            f"新文档 {add['text_bytes'] / 1024:.0f} KB 文字（.docx {add['file_bytes'] / 1024:.0f} KB），"
+            f"新文档{smoke} {add['text_bytes'] / 1024:.0f} KB 文字（.docx {add['file_bytes'] / 1024:.0f} KB），"
             f"{add['sections']} 节；新嵌入 {add['embedded']} 条，缓存命中 {add['cached']} 条；"
-            f"待嵌入文本 {e.get('texts')} 条（去重后 {e.get('unique_texts')}：句 {e.get('sentences')}、"
-            f"块 {e.get('chunks')}、标题 {e.get('headings')}），token 数 句 {tokens.get('sentences')} / "
-            f"块 {tokens.get('chunks')}；批大小 {e.get('batch_size')}，线程 {add.get('threads')}。", "",
+            f"每次调用约 {e.get('chars_per_call')} 字（批大小 {e.get('batch_size')}），"
+            f"线程 {add.get('threads')}"
+            + (f"，结束时负载 {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}" if load else "") + "。", "",
+            *_table(["文本", "条数", "去重后", "token（去重后）"], kinds),
             *_table(["阶段", "秒"], rows)]

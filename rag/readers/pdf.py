@@ -4,7 +4,9 @@ Per page, text lines are taken from pdfminer's layout analysis. Dropped: lines i
 bottom tenth of a page that are page numbers (「— 3 —」, 「第 3 页」, 「3/40」) or that repeat
 on at least half of the pages with only digits changed (running headers and footers).
 A line that runs to the right margin continues on the next line (the wrap is removed)
-unless it ends a sentence or the next line is a heading; any other line ends a paragraph.
+unless it ends a sentence (。！？；： possibly followed by closing quotes or brackets: a line
+that merely breaks after 「生态”」 continues) or the next line is a heading; any other line
+ends a paragraph.
 
 Not handled here: scanned (image-only) PDFs and PDFs behind a password (both refused with a
 message), fonts without a Unicode map (refused: the text would be (cid:N) garbage), tables.
@@ -22,7 +24,8 @@ from rag.outline import SPACE
 _PAGE_NO = re.compile(rf"^[{SPACE}\-—–·•]*(第?[{SPACE}]*\d+[{SPACE}]*页?|\d+[{SPACE}]*/[{SPACE}]*\d+"
                       rf"|[Pp]age[{SPACE}]*\d+)[{SPACE}\-—–·•]*$")
 _DIGITS = re.compile(r"\d+")
-_ENDS = "。！？；：!?;:”」』）)"
+_ENDS = "。！？；：!?;:"
+_CLOSERS = "”’」』）)》"
 _HEAD_START = re.compile(rf"^[{SPACE}]*(第[零〇一二两三四五六七八九十百]+[篇章节]|"
                          r"[零〇一二两三四五六七八九十百]+、|[（(][零〇一二两三四五六七八九十百]+[）)]|目[ 　]*录)")
 _MARGIN = 0.1
@@ -88,7 +91,7 @@ def pdf_text(data: bytes, path: str) -> str:
     out = []
     for i, (gap, text) in enumerate(kept):
         nxt = kept[i + 1][1] if i + 1 < len(kept) else ""
-        wraps = gap < 14 and not text.rstrip().endswith(tuple(_ENDS)) and nxt \
+        wraps = gap < 14 and not text.rstrip().rstrip(_CLOSERS).endswith(tuple(_ENDS)) and nxt \
             and not _HEAD_START.match(nxt)
         out.append(text if wraps else text + "\n")
     return "".join(out)

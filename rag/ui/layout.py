@@ -17,6 +17,7 @@ from rag.ui.handlers import ALL, EXPORT_FORMATS, App, new_session
 from rag.ui.render import QUIZ_PLACEHOLDER, type_tag
 from rag.ui.style import READ_CLICKED, SCROLL_TO_MARK
 from rag.ui.targets_tab import build_targets_tab
+from rag.ui.upload import build_upload_tab, upload_enabled
 
 import gradio as gr  # noqa: E402  (after rag.config so the analytics switch is honoured)
 
@@ -43,6 +44,8 @@ def build_app(settings: Settings, backend: Backend | None = None) -> tuple[gr.Bl
             browse = browse_tab(app)
             q_chapters = quiz_tab(app)
             build_targets_tab(app)  # 「目标一览」: rag.ui.targets_tab
+            if upload_enabled(settings):  # 「添加规划」, only behind a password: rag.ui.upload
+                build_upload_tab(app, ask["document"], status)
         # hidden, outside the tabs (an unopened tab is not in the page): links reach Python here
         hidden = dict(visible="hidden")
         ask_box, ask_btn = gr.Textbox(**hidden), gr.Button("ask", elem_id="ask-btn", **hidden)
