@@ -86,7 +86,6 @@ class Uploader:
                gr.update(choices=documents_of(docs), value=ALL, visible=len(docs) > 1))
 
     def _run(self, path: Path, doc_id: str, title: str, on_stage, state: dict) -> None:
-        from rag.answering import Pipeline
         from rag.documents import add_document
 
         t = time.perf_counter()
@@ -105,13 +104,11 @@ class Uploader:
                 state["error"] = f"出现意外错误（{type(exc).__name__}），请查看服务日志；索引未改变"
             if state["done"] is not None:
                 on_stage("load", 0.96)
-                try:
-                    pipeline = Pipeline.from_settings(settings)
-                    backend.pipeline, backend.index = pipeline, pipeline.index
-                except Exception as exc:  # the build is live; only this process missed it
-                    log.exception("reopening the pipeline after adding %s failed", path.name)
-                    state["error"] = (f"已添加，但应用未能重新加载索引（{type(exc).__name__}）："
-                                      "请重启应用")
+                # the same switch the index watcher makes (it may have made it already)
+                backend.check_switch()
+                if backend.index is None or backend.index.root.name != backend.live_build():
+                    log.error("reopening the index after adding %s failed", path.name)
+                    state["error"] = "已添加，但应用未能重新加载索引：请查看服务日志或重启应用"
         state["seconds"] = time.perf_counter() - t
 
 

@@ -211,11 +211,12 @@ def test_logs_hold_no_question_text_unless_enabled(running, caplog):
     ok = not leaked and len(caplog.records) > 0
     tally.record("security", "logs without question text (default)", ok, str(leaked))
     caplog.clear()
-    app.settings = app.settings.model_copy(update={"log_questions": True})
+    metrics = app.backend.metrics  # the request log (rag.ui.metrics) reads RAG_LOG_QUESTIONS
+    metrics.settings = metrics.settings.model_copy(update={"log_questions": True})
     try:
         app.ask(secret)
     finally:
-        app.settings = app.settings.model_copy(update={"log_questions": False})
+        metrics.settings = metrics.settings.model_copy(update={"log_questions": False})
     shown = any("日志探针Q7" in r.getMessage() for r in caplog.records)
     tally.record("security", "RAG_LOG_QUESTIONS=true logs the question", shown, "")
     assert ok and shown, leaked
