@@ -29,10 +29,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def setup_logging() -> None:
+    """Usual ``time level name: message`` lines, except the request log: bare JSON lines."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # gradio polls itself at startup
+    requests = logging.getLogger("rag.app.requests")
+    if not requests.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        requests.addHandler(handler)
+    requests.propagate = False
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging()
     try:
         settings = load_settings(app_host=args.host, app_port=args.port, answerer=args.answerer,
                                  data_dir=args.data_dir)

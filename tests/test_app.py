@@ -209,7 +209,7 @@ def test_logs_hold_no_question_text(built, caplog):
     with caplog.at_level(logging.INFO, logger="rag.app"):
         app.ask(secret)
         run_chat(app, secret)
-    assert any(r.name == "rag.app" for r in caplog.records)
+    assert any(r.name == "rag.app.requests" for r in caplog.records)
     assert all("高新技术企业" not in r.getMessage() for r in caplog.records)
 
 

@@ -34,7 +34,7 @@ def samples(text: str) -> dict:
 
 def request_lines(caplog) -> list[dict]:
     return [json.loads(r.getMessage()) for r in caplog.records
-            if r.name == "rag.app" and r.getMessage().startswith("{")]
+            if r.name == "rag.app.requests"]
 
 
 def tiny_copy(root):
@@ -109,6 +109,23 @@ def test_questions_logged_only_when_enabled(tiny_settings, caplog):
     (line,) = request_lines(caplog)
     assert line["question"] == Q and line["outcome"] == "answered"
     assert app.backend.metrics.usage is None
+
+
+def test_app_writes_request_lines_as_bare_json(tiny_settings):
+    """app.py's logging: a request line is the JSON object alone (a log shipper parses it), the
+    app's other lines keep their ``time level name:`` prefix."""
+    code = ("import logging, app; app.setup_logging(); from rag.ui.handlers import App; from rag.config import load_settings; "
+            f"a = App(load_settings()); a.backend.wait(); a.ask({Q!r}); logging.getLogger('rag.app').info('plain')")
+    env = {**os.environ, "RAG_DATA_DIR": str(tiny_settings.data_dir),
+           "RAG_CORPUS_DIR": str(tiny_settings.corpus_dir), "RAG_USAGE_LOG": "0"}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stderr.splitlines()
+    (request,) = [json.loads(x) for x in lines if x.startswith("{")]
+    assert request["endpoint"] == "ask" and request["outcome"] == "answered"
+    assert any(x.endswith("INFO rag.app: plain") for x in lines)
+    assert not any("rag.app.requests" in x for x in lines)  # not printed a second time, prefixed
 
 
 def test_llm_fallback_is_counted(tiny_settings):

@@ -45,25 +45,24 @@ class Service:
         return self.proc.poll() is None
 
 
-def group_alive(pgid: int) -> bool:
-    """Whether any process of the group is left."""
+def _signal_alive(kill, target: int) -> bool:
+    """Whether signal 0 reaches ``target`` (a process we may not signal still exists)."""
     try:
-        os.killpg(pgid, 0)
+        kill(target, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
     return True
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the group is left."""
+    return _signal_alive(os.killpg, pgid)
 
 
 def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return _signal_alive(os.kill, pid)
 
 
 @dataclass

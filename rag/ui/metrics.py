@@ -25,7 +25,7 @@ from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram,
 from rag.config import Settings
 from rag.feedback import UsageRecorder
 
-log = logging.getLogger("rag.app")
+log = logging.getLogger("rag.app.requests")  # one JSON object a line (app.py: message only)
 OUTCOMES = ("answered", "refused", "error")
 disable_created_metrics()  # no *_created series: scrapes stay short (process-wide switch)
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60)
