@@ -38,11 +38,12 @@ from rag.chunking import Chunk
 from rag.config import MODES, Settings
 from rag.embeddings import embedder_for
 from rag.errors import ConfigError, RetrievalError
-from rag.hits import Hit, Retrieval, SectionKey, Steps, clean_question  # noqa: F401
+from rag.hits import Hit, Retrieval, SectionKey, Steps, clean_question  # also imported from here
 from rag.prf import Feedback
 from rag.store import Index, heading_id
 from rag.windows import Windows
 from rag.wordseg import tokenize
+
 
 @dataclass
 class _Ranked:

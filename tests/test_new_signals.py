@@ -6,8 +6,17 @@ import numpy as np
 
 from rag import fusion
 from rag.evaluation.dataset import GoldQuestion
-from rag.evaluation.new_signals import (KNN, SHAPE, SPARSE, adapt, fit_adapter, knn_columns,
-                                        oof, shape_columns, sparse_columns)
+from rag.evaluation.new_signals import (
+    KNN,
+    SHAPE,
+    SPARSE,
+    adapt,
+    fit_adapter,
+    knn_columns,
+    oof,
+    shape_columns,
+    sparse_columns,
+)
 
 A, B, C = ("d", 1, 1), ("d", 1, 2), ("d", 2, 1)
 

@@ -128,7 +128,7 @@ def oof(rows, extra, names: tuple[str, ...], seeds=(0, 1, 2), folds: int = 5) ->
         for f in range(folds):
             train = [i for i in range(len(rows)) if fold[i] != f]
 
-            def matrix(i):
+            def matrix(i, train=train):
                 cands, X, cols = extra(i, train)
                 return cands, np.hstack([X[:, base], cols]) if names else X[:, base]
 
@@ -203,8 +203,7 @@ def compare(settings, dataset, seeds=(0, 1, 2), sparse_top_k: int = 64, lam: flo
     r = Retriever.from_settings(settings.model_copy(update={"fusion": "rrf"}))
     ctx = _Context(r, load_dataset(dataset, load_corpus(settings.corpus_dir)))
     rows = ctx.rows
-    plain = lambda i, train: (rows[i][1], rows[i][2], None)  # noqa: E731
-    out = {"base": oof(rows, plain, (), seeds)}
+    out = {"base": oof(rows, lambda i, train: (rows[i][1], rows[i][2], None), (), seeds)}
     unit_chars = np.array([len(u.text) for u in ctx.units])
     sec_chars = {key: len(s.text) for key, s in ctx.sections.items()}
     out["+ shape"] = oof(rows, lambda i, train: (rows[i][1], rows[i][2], shape_columns(
