@@ -112,7 +112,9 @@ class Bridge:
 
         def take(vec: np.ndarray, n: int) -> None:
             sims = self.vectors @ vec
-            for i in np.argsort(-sims)[:n * 3]:
+            m = min(n * 3, len(sims))  # only the best m are read: partition, then sort those
+            top = np.argpartition(-sims, m - 1)[:m] if 0 < m < len(sims) else np.arange(len(sims))
+            for i in top[np.argsort(-sims[top])]:
                 term, sim = self.terms[i], float(sims[i])
                 if sim < min_cosine or n <= 0:
                     break

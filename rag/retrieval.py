@@ -28,108 +28,21 @@ Not handled here: composing answers (answering.py).
 from __future__ import annotations
 
 import math
-import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from rag import fusion
-from rag.bridge import Bridge, Expansion
+from rag.bridge import Bridge
 from rag.chunking import Chunk
 from rag.config import MODES, Settings
-from rag.corpus import SectionRef
 from rag.embeddings import embedder_for
 from rag.errors import ConfigError, RetrievalError
+from rag.hits import Hit, Retrieval, SectionKey, Steps, clean_question  # also imported from here
 from rag.prf import Feedback
 from rag.store import Index, heading_id
 from rag.windows import Windows
 from rag.wordseg import tokenize
-
-SectionKey = tuple[str, int, int]  # (doc_id, chapter, section)
-
-
-_MAX_SCAN = 1_000_000
-
-
-def clean_question(text: str, max_chars: int) -> tuple[str, bool]:
-    """The question as the pipeline uses it, and whether it was cut to ``max_chars``.
-
-    Control and format characters (NUL, escape sequences, zero-width and bidi marks) and
-    unpaired surrogates are dropped: they carry no meaning and the embedder's tokenizer cannot
-    encode surrogates. Runs of whitespace become one space.
-    """
-    if not isinstance(text, str):
-        return "", False
-    cut = len(text) > _MAX_SCAN
-    text = text[:_MAX_SCAN]  # bound the work; a 100,000-character paste is cleaned in ~30 ms
-    kept = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cf", "Cs")
-                   or ch in "\t\n")
-    kept = " ".join(kept.split())
-    return kept[:max_chars], cut or len(kept) > max_chars
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One retrieved section, represented by its best chunk, with everything a citation needs."""
-
-    chunk: Chunk
-    score: float  # fused score (RRF) in hybrid mode; cosine or BM25 score otherwise
-    rank: int  # 1-based
-
-    @property
-    def doc_id(self) -> str:
-        return self.chunk.doc_id
-
-    @property
-    def chapter(self) -> int:
-        return self.chunk.chapter
-
-    @property
-    def chapter_title(self) -> str:
-        return self.chunk.chapter_title
-
-    @property
-    def section(self) -> int:
-        return self.chunk.section
-
-    @property
-    def section_title(self) -> str:
-        return self.chunk.section_title
-
-    @property
-    def text(self) -> str:
-        return self.chunk.text
-
-    @property
-    def span(self) -> tuple[int, int]:
-        return self.chunk.span
-
-    @property
-    def key(self) -> SectionKey:
-        return self.chunk.key
-
-    @property
-    def ref(self) -> SectionRef:
-        return self.chunk.ref
-
-    @property
-    def label(self) -> str:
-        return self.chunk.ref.label
-
-    def to_json(self) -> dict:
-        return {"rank": self.rank, "score": round(self.score, 6), "doc_id": self.doc_id,
-                "chapter": self.chapter, "chapter_title": self.chapter_title,
-                "section": self.section, "section_title": self.section_title,
-                "chunk_id": self.chunk.id, "text": self.text}
-
-
-@dataclass(frozen=True)
-class Retrieval:
-    """The hits of one question and its query vector (None when no dense list ran)."""
-
-    hits: list[Hit]
-    qvec: list[float] | None
-    expansion: Expansion | None = None  # what the vocabulary bridge added (hybrid mode)
 
 
 @dataclass
@@ -172,6 +85,11 @@ class Retriever:
         self._fusion_model = None
         self._tokens: dict[SectionKey, tuple[set, set]] | None = None
         self._idf_table: dict[str, float] = {}
+        self.steps: Steps | None = None  # set by the benchmark to split a query's time
+
+    def _lap(self, name: str) -> None:
+        if self.steps is not None:
+            self.steps.lap(name)
 
     def _knows(self, token: str) -> bool:
         return token in self._vocab if self._vocab else True
@@ -293,7 +211,9 @@ class Retriever:
         # only: rebuilding llama-index nodes from metadata for 80 hits cost more than the search.
         ranked = _Ranked()
         collection = store.client
-        n = min(n, self._counts.setdefault(id(store), collection.count()))
+        if id(store) not in self._counts:  # the index is immutable once built: count once
+            self._counts[id(store)] = collection.count()
+        n = min(n, self._counts[id(store)])
         if n == 0:
             return ranked
         res = collection.query(query_embeddings=[qvec], n_results=n,
@@ -341,23 +261,31 @@ class Retriever:
         lists: dict[str, _Ranked] = {}
         if mode in ("hybrid", "dense"):
             qvec = self.embedder.get_query_embedding(question)
+            self._lap("embed")
             lists["sent"] = self._dense(self.index.sentence_store, qvec, s.depth_sentences,
                                         chapter, doc_id)
+            self._lap("chroma_sentences")
             lists["chunk"] = self._dense(self.index.chunk_store, qvec, s.depth_chunks, chapter,
                                          doc_id)
+            self._lap("chroma_chunks")
             if s.weight_heading or s.fusion == "learned":
                 lists["head"] = self._dense(self.index.heading_store, qvec, s.depth_headings,
                                             chapter, doc_id, self._heading_keys)
+                self._lap("chroma_headings")
         if mode in ("hybrid", "bm25"):
             tokens = tokenize(question)
+            self._lap("jieba")
             lists["bm25"] = self._bm25(tokens, chapter, doc_id)
+            self._lap("bm25")
             if mode == "hybrid" and self.bridge is not None and s.bridge and s.bridge_terms:
                 expansion = self.bridge.expand(tokens, None, np.asarray(qvec), known=self._knows,
                                                per_query=s.bridge_terms,
                                                min_cosine=s.bridge_min_cosine,
                                                question=question)
+                self._lap("bridge")
                 extra = [t for term in expansion.tokens for t in tokenize(term)]
                 lists["bm25x"] = self._bm25(extra, chapter, doc_id)
+                self._lap("bm25_bridge")
         return lists, qvec, expansion
 
     def signals(self, question: str, chapter=None, doc_id=None):
@@ -365,7 +293,9 @@ class Retriever:
         query vector, expansion). The learned fusion scores the matrix; training reads it."""
         lists, qvec, expansion = self._lists(question, "hybrid", chapter, doc_id)
         rrf = self._rrf(lists, "hybrid")
+        self._lap("rrf")
         self._extra_lists(question, lists, rrf, qvec, expansion, chapter, doc_id)
+        self._lap("optional_lists")
         candidates = sorted(set(rrf).union(*(lists[n].scores for n in fusion.EXTRA_LISTS
                                               if n in lists)))
         exp_cos: dict[str, float] = {}
@@ -375,8 +305,10 @@ class Retriever:
         sig = fusion.Signals({n: r.scores for n, r in lists.items()},
                              {t: self._idf(t) for t in set(tokenize(question))},
                              tuple(exp_cos), rrf, question, exp_cos)
+        self._lap("signals")
         X = fusion.feature_matrix(sig, candidates, self._section_tokens, self._heading_tokens,
                                   lambda key: self.index.section(*key).section_title)
+        self._lap("feature_matrix")
         return candidates, X, lists, qvec, expansion
 
     def _extra_lists(self, question: str, lists: dict, first: dict, qvec, expansion,
@@ -416,13 +348,16 @@ class Retriever:
         return fused
 
     def _search(self, question: str, k: int, mode: str, chapter, doc_id) -> Retrieval:
+        self._lap("clean")
         if mode == "hybrid" and self.settings.fusion == "learned":
             candidates, X, lists, qvec, expansion = self.signals(question, chapter, doc_id)
             scores = self.fusion_model.score(X) if len(candidates) else np.zeros(0)
             fused = dict(zip(candidates, scores.tolist()))
+            self._lap("fusion_score")
         else:
             lists, qvec, expansion = self._lists(question, mode, chapter, doc_id)
             fused = self._rrf(lists, mode)
+            self._lap("rrf")
         order = sorted(fused, key=lambda key: -fused[key])[:k]
         empty = _Ranked()
         sent, chunk, bm = (lists.get(n, empty) for n in ("sent", "chunk", "bm25"))
@@ -434,6 +369,7 @@ class Retriever:
                 dense if mode == "dense" else bm.scores.get(key, 0.0))
             hits.append(Hit(chunk=self._pick_chunk(key, sent.units.get(key), chunk, bm),
                             score=score, rank=rank))
+        self._lap("hits")
         return Retrieval(hits, qvec, expansion)
 
     def _pick_chunk(self, key: SectionKey, sentence_id: str | None, chunk: _Ranked,

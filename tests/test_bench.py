@@ -85,8 +85,9 @@ def test_smoke_run_writes_reports(tiny_corpus, tmp_path, monkeypatch, capsys):
         for mode in ("bm25", "dense", "hybrid"):
             r = q["retrieval"][mode]
             assert r["n"] == 3 and 0 < r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"]
-        assert set(q["hybrid_profile"]) == {"embed", "chroma_sentences", "chroma_chunks",
-                                            "jieba", "bm25_scores"}
+        assert set(q["hybrid_profile"]) >= {"embed", "chroma_sentences", "chroma_chunks",
+                                            "jieba", "bm25", "feature_matrix", "hits", "other"}
+        assert set(q["hybrid_profile_cpu"]) == set(q["hybrid_profile"])
     # copies are distinct documents: twice the sections, chunks and vectors
     s1, s2 = (res["scales"][k]["ingest"] for k in ("1", "2"))
     for key in ("sections", "sentences", "chunks"):
