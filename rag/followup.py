@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass
 
 from rag.corpus import cn_to_int
+from rag.refusal import topic_words
 from rag.wordseg import tokenize
 
 _ELLIPTICAL = re.compile(r"^(那么?|那个|还有|另外|其中|具体|这|该|此|上述|它|其|再|又|同时|以及|和|与)")
@@ -107,6 +108,8 @@ def is_followup(question: str, history) -> bool:
         return True  # 它要归集哪些方面的信息？ names the earlier topic by a pronoun
     if _MORE.search(q) and len(topic_terms(_MORE.sub("", q))) <= 1:
         return True  # 有哪些具体举措？/ 还有其他哪些方面的举措？ name no topic of their own
+    if _FRAME.search(q) and not topic_words(_FRAME.sub("", q)):
+        return True  # 2035年有没有目标？ names a time frame and no topic of its own
     return (bool(_ELLIPTICAL.match(q)) and len(own) <= 2) or len(q) <= 6
 
 
@@ -134,7 +137,9 @@ def rewrite_followup(question: str, history) -> Rewrite:
         return Rewrite(f"第{cited[2].split('章')[0][1:]}章中关于{topic}{body}", chapter=cited[0],
                        rewritten=True)
     new_frame = _FRAME.search(q)
-    if new_frame and len(topic_terms(re.sub(r"^(那么?|那个|还有|另外)", "", _FRAME.sub("", q)))) <= 1:
+    rest = re.sub(r"^(那么?|那个|还有|另外)", "", _FRAME.sub("", q))
+    # a time swap: the rest names at most one term, or only frame words (这个比重呢 / 有没有目标)
+    if new_frame and (len(topic_terms(rest)) <= 1 or not topic_words(rest)):
         frame = new_frame.group(0)
         if frame[0].isdigit() and not frame.endswith(("年", "底", "末")):
             frame += "年"
