@@ -29,7 +29,7 @@ def test_a_time_frame_question_with_its_own_topic_or_no_history_stands_alone():
     assert rewrite_followup("2035年有没有目标？", None).standalone == "2035年有没有目标？"
 
 
-QUESTIONS = ["全省森林覆盖率要提高到多少？", "太原机场要开通哪些国际航线？", "数字政府建设有什么安排？",
+QUESTIONS = ["黄河文化旅游带怎么打造？", "太原机场要开通哪些国际航线？", "数字政府建设有什么安排？",
              "规划怎么推进煤炭清洁高效利用？", "农村人居环境整治要做什么？"]
 
 
@@ -39,8 +39,7 @@ def test_the_first_citation_leaves_the_top_section_only_by_a_margin(real_pipelin
     answerer = real_pipeline.answerer
     query = answerer.prepare(question)
     answer = answerer.compose(query)
-    if answer.refused:
-        pytest.skip("refused: no citation to check")
+    assert not answer.refused and answer.citations, question
     top = query.hits[0].key
     first = answer.citations[0].key
     if first == top:
