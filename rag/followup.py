@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass
 
 from rag.corpus import cn_to_int
+from rag.refusal import topic_words
 from rag.wordseg import tokenize
 
 _ELLIPTICAL = re.compile(r"^(那么?|那个|还有|另外|其中|具体|这|该|此|上述|它|其|再|又|同时|以及|和|与)")
@@ -37,6 +38,7 @@ _MORE = re.compile(r"具体(有|是|包括)?(哪些|什么|啥)?(措施|举措|�
                    r"还有(哪些|什么|啥|别的|其他)|还(说|讲|提|写)了?(什么|哪些|啥)|其他(内容|方面|措施)|"
                    r"详细(说说|讲讲|介绍)|展开(说|讲)|(有哪些|什么)(措施|举措)|"
                    r"具体(要)?(怎么|如何|怎样)(做|办|干|推进|落实|实施|搞)")
+_ASKING = re.compile(r"多少|几|哪|什么|何时|如何|怎么|怎样|啥")
 _PRONOUN = re.compile(r"^(那么?)?(它们|它|这个|这项|这些|该项|该|其|此)")
 _LABEL = re.compile(r"「(第([零〇一二两三四五六七八九十百]+)章(?:\s*第([零〇一二两三四五六七八九十百]+)节)?[^」]*)」")
 _QUESTION_WORDS = frozenset("哪些 什么 多少 怎么 怎样 如何 要求 措施 举措 方面 哪些方面 其他 别的 做法 内容 目标 达到 提到 "
@@ -107,7 +109,15 @@ def is_followup(question: str, history) -> bool:
         return True  # 它要归集哪些方面的信息？ names the earlier topic by a pronoun
     if _MORE.search(q) and len(topic_terms(_MORE.sub("", q))) <= 1:
         return True  # 有哪些具体举措？/ 还有其他哪些方面的举措？ name no topic of their own
+    if _FRAME.search(q) and _frame_only(_FRAME.sub("", q)):
+        return True  # 2035年有没有目标？ names a time frame, no topic and no asking word
     return (bool(_ELLIPTICAL.match(q)) and len(own) <= 2) or len(q) <= 6
+
+
+def _frame_only(rest: str) -> bool:
+    """Whether what a question says besides its time frame names no topic and asks nothing
+    of its own (这个比重呢 / 有没有目标, not 要达到什么水平): it asks the earlier question anew."""
+    return not topic_words(rest) and not _ASKING.search(rest)
 
 
 def rewrite_followup(question: str, history) -> Rewrite:
@@ -134,7 +144,9 @@ def rewrite_followup(question: str, history) -> Rewrite:
         return Rewrite(f"第{cited[2].split('章')[0][1:]}章中关于{topic}{body}", chapter=cited[0],
                        rewritten=True)
     new_frame = _FRAME.search(q)
-    if new_frame and len(topic_terms(re.sub(r"^(那么?|那个|还有|另外)", "", _FRAME.sub("", q)))) <= 1:
+    rest = re.sub(r"^(那么?|那个|还有|另外)", "", _FRAME.sub("", q))
+    # a time swap: the rest names at most one term, or only frame words (这个比重呢 / 有没有目标)
+    if new_frame and (len(topic_terms(rest)) <= 1 or _frame_only(rest)):
         frame = new_frame.group(0)
         if frame[0].isdigit() and not frame.endswith(("年", "底", "末")):
             frame += "年"
