@@ -336,6 +336,10 @@ def _cold_add(add: dict | None) -> list[str]:
              f"每次调用约 {e.get('chars_per_call')} 字（批大小 {e.get('batch_size')}），"
              f"线程 {add.get('threads')}"
              + (f"，结束时负载 {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}" if load else "") + "。", ""]
+    cpu = add.get("cpu_s")
+    if cpu:
+        lines += [f"本进程 CPU 时间（受负载影响小；空闲的 2 核上墙钟时间不少于它的一半）：可检索 "
+                  f"{cpu['searchable']} s，完成 {cpu['complete']} s。", ""]
     if scaled:
         lines += [f"折算到 200 KB（除模型加载外各阶段 ×{scaled['factor']}，按文字量线性）："
                   f"可检索 {scaled['searchable_s']} s，完成 {scaled['complete_s']} s。", ""]
