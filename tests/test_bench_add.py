@@ -43,6 +43,7 @@ def test_add_task_on_the_tiny_plan(tiny_corpus, tmp_path):
     assert res["embed"]["tokens"]["sentences"] > 0 and res["embed"]["terms"] > 0
     assert all(k in t for k in ("embed_load", "embed_units", "embed_terms"))
     assert 0 < res["searchable_s"] < res["complete_s"] <= t["add_total"]
+    assert 0 < res["cpu_s"]["searchable"] <= res["cpu_s"]["complete"]
     assert res["counts"]["pooled_chunks"] > 0 and res["pending_after"] == []
     assert res["phase2_embedded"] > 0 and res["phase2_timings"]["embed_chunks"] > 0
     assert res["scaled_200kb"]["complete_s"] > res["complete_s"]  # the tiny plan is < 200 KB
