@@ -4,12 +4,9 @@ a file over the size limit gives the one Chinese line. Screenshots are saved in 
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
@@ -17,7 +14,7 @@ from rag.config import PROJECT_ROOT, load_settings
 from rag.store import build_index
 from tests.conftest import free_port
 from tests.plan_files import city_plan, write_docx
-from tests.test_browser import browser  # noqa: F401  (the shared Chromium fixture)
+from tests.test_browser import browser, wait_ready  # noqa: F401  (browser: the shared fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -42,17 +39,7 @@ def upload_app(tmp_path_factory):
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + 600
-        while True:
-            try:
-                with urllib.request.urlopen(url + "healthz", timeout=5) as resp:
-                    if json.load(resp)["status"] == "ok":
-                        break
-            except (OSError, ValueError):
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("app did not become ready: " + (root / "app.log").read_text()[-4000:])
-            time.sleep(0.5)
+        wait_ready(proc, url, root / "app.log")
         yield url, root
     finally:
         proc.terminate()
