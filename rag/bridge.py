@@ -47,9 +47,10 @@ def plan_terms(texts: list[str]) -> list[str]:
     return sorted(t for t in terms if t)
 
 
-def build_bridge(folder: Path, texts: list[str], embed) -> int:
-    """Mine, embed (``embed(list[str]) -> np.ndarray``) and save the terms; returns how many."""
-    terms = plan_terms(texts)
+def build_bridge(folder: Path, texts: list[str], embed, keep=None) -> int:
+    """Mine, embed (``embed(list[str]) -> np.ndarray``) and save the terms; returns how many.
+    With ``keep``, only the terms it accepts (a quick build keeps the already-cached ones)."""
+    terms = [t for t in plan_terms(texts) if keep is None or keep(t)]
     vectors = np.asarray(embed(terms), dtype=np.float32) if terms else np.zeros((0, 0))
     np.savez(Path(folder) / BRIDGE_FILE, terms=np.array(terms), vectors=vectors,
              version=np.array(BRIDGE_VERSION))

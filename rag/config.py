@@ -138,6 +138,7 @@ class Settings(BaseSettings):
     app_host: str = "127.0.0.1"
     app_port: int = 7860
     app_password: str | None = None
+    upload_max_mb: float = Field(20.0, gt=0)  # the 添加规划 tab refuses larger files
     log_questions: bool = False
     # feedback store (rag.feedback): SQLAlchemy URL; unset = sqlite:///<data_dir>/feedback.sqlite3
     db_url: str | None = None

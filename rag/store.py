@@ -12,7 +12,11 @@ Layout under ``data_dir``::
     embed-cache/<embedder>.npz        vectors by text hash; unchanged text is never re-embedded
     .write.lock, .write.lock.json     the writer lock and who holds it (rag.locking)
 
-A build runs under the data folder's writer lock, so builds never overlap. A killed build
+A build is complete, or quick (phase 1 of ``rag add``, rag.phases: chunk vectors pooled from
+sentence vectors, uncached bridge terms left out, the documents concerned listed as
+``pending`` in the manifest); the next build that is not quick completes them, and ``ingest``
+does not skip while any are pending. A build runs under the data folder's writer lock, so
+builds never overlap. A killed build
 leaves a folder without manifest.json that the next build removes; ``current`` keeps pointing
 at the last complete build. Cleanup removes a build only when it is neither live nor in use by
 an open Index (in any process); in server mode its Chroma collections go with it, and no other
@@ -38,13 +42,12 @@ import numpy as np
 
 from rag import __version__
 from rag.chunking import CHUNKER_VERSION, Chunk, chunk_corpus
-from rag.bridge import bridge_texts, build_bridge, plan_terms
 from rag.config import PROJECT_ROOT, Settings
 from rag.corpus import Corpus, Section, load_corpus
 from rag.errors import IndexError_, IndexMismatchError, RagError
 from rag.targets import write_targets
 from rag.locking import lease, remove_unused, writer_lock
-from rag.windows import build_windows, window_texts
+from rag.windows import build_windows
 from rag.wordseg import tokenize
 
 log = logging.getLogger(__name__)
@@ -72,6 +75,7 @@ class Manifest:
     counts: dict = field(default_factory=dict)
     documents: list = field(default_factory=list)
     timings: dict = field(default_factory=dict)
+    pending: list = field(default_factory=list)  # documents a quick build left incomplete
 
     def build_key(self) -> dict:
         """The fields that decide whether a rebuild is needed."""
@@ -176,6 +180,7 @@ class BuildReport:
     cached: int
     timings: dict
     counts: dict
+    pending: list = field(default_factory=list)
 
 
 def _prefix(build_id: str) -> str:
@@ -212,8 +217,8 @@ def new_build_id() -> str:
 
 
 def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = True,
-                corpus: Corpus | None = None, on_stage=None,
-                use_shipped_cache: bool = True, on_wait=None) -> BuildReport:
+                corpus=None, on_stage=None, use_shipped_cache: bool = True, on_wait=None,
+                quick: bool = False, on_switched=None) -> BuildReport:
     """Parse, chunk, embed and index the corpus into a new build, then switch to it.
 
     Everything after parsing runs under the data folder's writer lock: a second writer waits
@@ -224,11 +229,18 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = T
         settings: where the corpus and data folder are and how to build.
         rebuild: build even if the live index already matches the corpus and settings.
         progress: show a progress bar while embedding.
-        corpus: an already-parsed corpus (the benchmark passes replicated documents).
+        corpus: an already-parsed corpus (the benchmark passes replicated documents), or a
+            function returning one, called under the writer lock (``rag add``/``remove``:
+            documents added or removed by a writer that held the lock before count).
         on_stage: optional callback ``(stage_name, fraction)`` for UIs.
         use_shipped_cache: merge the verified vectors shipped in corpus/cache/ (the benchmark
             turns this off to report an honest cold ingest without them).
         on_wait: optional callback with a one-line message when another writer holds the lock.
+        quick: phase 1 of ``rag add`` (rag.phases): embed only sentences and headings, pool the
+            uncached chunk vectors, leave uncached bridge terms out, list the documents pending.
+            Without ``quick``, a live index with pending documents is rebuilt (phase 2).
+        on_switched: called under the writer lock once the new build is live (or is skipped
+            as already live): ``rag add`` writes corpus.toml there.
 
     Raises:
         CorpusError: the corpus cannot be parsed (the live index is untouched).
@@ -240,7 +252,8 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = T
 
     stage = on_stage or (lambda name, frac: None)
     stage("parse", 0.0)
-    corpus = corpus or load_corpus(settings.corpus_dir)
+    if corpus is None:
+        corpus = load_corpus(settings.corpus_dir)
     timings["parse"] = time.perf_counter() - t0
 
     def waiting(message: str) -> None:
@@ -250,20 +263,29 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool = T
     t = time.perf_counter()
     with writer_lock(Path(settings.data_dir), settings.lock_timeout, on_wait=waiting):
         timings["wait"] = time.perf_counter() - t
-        return _build_locked(settings, corpus, rebuild, progress, stage, use_shipped_cache,
-                             timings, t0)
+        if callable(corpus):
+            t = time.perf_counter()
+            corpus = corpus()
+            timings["parse"] += time.perf_counter() - t
+        report = _build_locked(settings, corpus, rebuild, progress, stage, use_shipped_cache,
+                               timings, t0, quick)
+        if on_switched is not None:
+            on_switched()
+        return report
 
 
 def _build_locked(settings: Settings, corpus: Corpus, rebuild: bool, progress: bool, stage,
-                  use_shipped_cache: bool, timings: dict, t0: float) -> BuildReport:
+                  use_shipped_cache: bool, timings: dict, t0: float, quick: bool) -> BuildReport:
     old = current_manifest(settings)
     if old and not rebuild and old.build_key() == wanted_key(settings, corpus) \
-            and (old.chroma_host or None) == (settings.chroma_host or None):
-        return BuildReport(None, True, 0, 0, timings, old.counts)
+            and (old.chroma_host or None) == (settings.chroma_host or None) \
+            and (quick or not old.pending):
+        return BuildReport(None, True, 0, 0, timings, old.counts, list(old.pending))
 
     # llama-index (behind rag.embeddings) takes seconds to import: only a real build needs it,
     # so a warm "nothing changed" ingest stays fast.
     from rag.embeddings import EmbeddingCache, embed_texts, embedder_for, embedder_slug
+    from rag.phases import embed_stage
 
     t = time.perf_counter()
     stage("chunk", 0.05)
@@ -291,15 +313,10 @@ def _build_locked(settings: Settings, corpus: Corpus, rebuild: bool, progress: b
     if use_shipped_cache:
         cache.load_shipped(model)
     sections = corpus.sections
-    texts = ([u.index_text(settings.prefix_dense) for u in sentences + chunks]
-             + [sec.heading_path for sec in sections])
-    timings["embed_load"], t_units = time.perf_counter() - t, time.perf_counter()
-    vectors, embedded = embed_texts(model, texts, cache, progress=progress)
-    timings["embed_units"], t_terms = time.perf_counter() - t_units, time.perf_counter()
-    # the vocabulary bridge's plan terms, embedded through the same cache (rag.bridge)
-    n_terms = build_bridge(build, bridge_texts(sections), lambda terms: embed_texts(
-        model, terms, cache, progress=progress, desc="plan terms")[0])
-    timings["embed_terms"] = time.perf_counter() - t_terms
+    timings["embed_load"] = time.perf_counter() - t
+    vec = embed_stage(build, corpus, sentences, chunks, model=model, cache=cache,
+                      prefix=settings.prefix_dense, quick=quick, progress=progress,
+                      timings=timings)
     if settings.sentence_windows:  # off by default: it did not win out-of-fold (rag.windows)
         build_windows(build, sentences, lambda t: embed_texts(model, t, cache, progress=False)[0])
     if cache.dirty:
@@ -308,20 +325,19 @@ def _build_locked(settings: Settings, corpus: Corpus, rebuild: bool, progress: b
         except OSError as exc:  # the cache only saves re-embedding next time; the build goes on
             log.warning("嵌入缓存无法写入 %s（%s），本次构建不受影响", cache.path, exc.strerror)
     timings["embed"] = time.perf_counter() - t
-    dim = int(vectors.shape[1])
+    dim = int(vec.sentences.shape[1])
 
     t = time.perf_counter()
     stage("chroma", 0.8)
     prefix = _prefix(build_id)
     client = _chroma_client(settings, build / "chroma")
-    n_s, n_c = len(sentences), len(chunks)
     # llama-index hands Chroma up to 41665 records at once, but Chroma refuses batches above
     # its own limit (5461 here): a corpus of a few plans already has more sentences than that
     batch = int(getattr(client, "get_max_batch_size", lambda: 5000)())
     for suffix, items, vecs, make in (
-            ("_s", sentences, vectors[:n_s], lambda u, v: _nodes(u, v, settings.prefix_dense)),
-            ("_c", chunks, vectors[n_s:n_s + n_c], lambda u, v: _nodes(u, v, settings.prefix_dense)),
-            ("_h", sections, vectors[n_s + n_c:], _heading_nodes)):
+            ("_s", sentences, vec.sentences, lambda u, v: _nodes(u, v, settings.prefix_dense)),
+            ("_c", chunks, vec.chunks, lambda u, v: _nodes(u, v, settings.prefix_dense)),
+            ("_h", sections, vec.headings, _heading_nodes)):
         store = _vector_store(client, prefix + suffix, True)
         for i in range(0, len(items), batch):
             store.add(make(items[i:i + batch], vecs[i:i + batch]))
@@ -341,13 +357,14 @@ def _build_locked(settings: Settings, corpus: Corpus, rebuild: bool, progress: b
     _write_jsonl(build / "sections.jsonl", (_section_row(s) for s in corpus.sections))
     counts = {"documents": len(corpus.documents), "sections": len(sections),
               "sentences": len(sentences), "chunks": len(chunks), "headings": len(sections),
-              "bridge_terms": n_terms}
+              "bridge_terms": vec.terms, "pooled_chunks": vec.pooled,
+              "terms_left_out": vec.terms_left_out}
     counts["targets"] = write_targets(build, corpus)  # 目标一览: rag.targets
     timings["total"] = time.perf_counter() - t0
     manifest = Manifest(
         **wanted_key(settings, corpus), dim=dim, build_id=build_id,
         created=time.strftime("%Y-%m-%dT%H:%M:%S"), collection_prefix=prefix,
-        chroma_host=settings.chroma_host, counts=counts, timings=timings,
+        chroma_host=settings.chroma_host, counts=counts, timings=timings, pending=vec.pending,
         documents=[{"id": d.id, "title": d.info.title, "issuer": d.info.issuer,
                     "number": d.info.number, "date_published": d.info.date_published}
                    for d in corpus.documents])
@@ -361,38 +378,8 @@ def _build_locked(settings: Settings, corpus: Corpus, rebuild: bool, progress: b
     os.replace(link_tmp, settings.index_dir)
     stage("done", 1.0)
     _cleanup(settings, {build_id})  # the previous build too, unless an open Index still reads it
-    return BuildReport(build_id, False, embedded, len(texts) - embedded, timings, counts)
-
-
-def export_shipped_cache(settings: Settings) -> Path:
-    """Write the live index's vectors to corpus/cache/<embedder>.npz (+ a verification sample).
-
-    Only vectors of the current corpus's units are written, keyed by text hash; ingestion
-    trusts the file only after re-embedding the sample texts to the same vectors.
-    """
-    from rag.embeddings import EmbeddingCache, embedder_slug, text_key
-
-    index_root = Path(os.path.realpath(settings.index_dir))
-    manifest = _read_manifest(index_root)
-    if manifest is None:
-        raise IndexError_("还没有索引：请先运行 `python -m rag ingest`")
-    slug = embedder_slug(manifest.embedder)
-    cache = EmbeddingCache(Path(settings.data_dir) / "embed-cache" / f"{slug}.npz",
-                           manifest.embedder)
-    units = [Chunk(**r) for r in _read_jsonl(index_root / "units.jsonl")]
-    sections = [_section_from_row(r) for r in _read_jsonl(index_root / "sections.jsonl")]
-    texts = [u.index_text(manifest.prefix_dense) for u in units] + [
-        s.heading_path for s in sections] + plan_terms(bridge_texts(sections)) + window_texts(
-        [u for u in units if u.kind == "s"])  # windows only if a build embedded them
-
-    out = SHIPPED_CACHE_DIR / f"{slug}.npz"
-    # vectors the build took from the shipped file were never written to the local cache
-    for key, vec in EmbeddingCache._read(out).items():
-        cache._vectors.setdefault(key, vec)
-    cache.save(out, keys=[text_key(t) for t in texts])
-    sample = [texts[i] for i in (0, len(texts) // 2, len(texts) - 1)]
-    out.with_suffix(".sample.txt").write_text("\n\x1e\n".join(sample), encoding="utf-8")
-    return out
+    return BuildReport(build_id, False, vec.embedded, vec.total - vec.embedded, timings, counts,
+                       vec.pending)
 
 
 class Index:

@@ -42,5 +42,26 @@ def test_add_task_on_the_tiny_plan(tiny_corpus, tmp_path):
     assert t["add_total"] >= t["embed"] > 0 and all(k in t for k in ("read", "parse_new", "chunk"))
     assert res["embed"]["tokens"]["sentences"] > 0 and res["embed"]["terms"] > 0
     assert all(k in t for k in ("embed_load", "embed_units", "embed_terms"))
+    assert 0 < res["searchable_s"] < res["complete_s"] <= t["add_total"]
+    assert 0 < res["cpu_s"]["searchable"] <= res["cpu_s"]["complete"]
+    assert res["counts"]["pooled_chunks"] > 0 and res["pending_after"] == []
+    assert res["phase2_embedded"] > 0 and res["phase2_timings"]["embed_chunks"] > 0
+    assert res["scaled_200kb"]["complete_s"] > res["complete_s"]  # the tiny plan is < 200 KB
     lines = "\n".join(_cold_add(res))
     assert "冷添加一份新规划" in lines and "| 嵌入 |" in lines and "| 新桥接词 |" in lines
+    assert "可检索 / 完成" in lines and "折算到 200 KB" in lines
+
+
+def test_phase_quality_on_a_few_dev_questions(tmp_path):
+    import shutil
+
+    from rag.bench.add import phase_quality
+
+    shutil.copytree(REAL_CORPUS, tmp_path / "corpus", ignore=shutil.ignore_patterns("cache"))
+    q = phase_quality({"corpus_dir": str(tmp_path / "corpus"), "data_dir": str(tmp_path / "q"),
+                       "embedder": "e5-small-q4", "limit": 5})
+    one, two = q["phase1"], q["phase2"]
+    assert one["embedded"] == 0 and one["pooled_chunks"] > 0  # nothing new embedded
+    assert one["bridge_terms"] * 100 < two["bridge_terms"]  # only terms cached as units
+    assert one["pending"] and two["pending"] == [] and two["bridge_terms"] > 0
+    assert one["dense"]["n"] == two["dense"]["n"] == 5 and 0 <= one["hybrid"]["mrr@10"] <= 1

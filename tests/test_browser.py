@@ -26,6 +26,22 @@ VIEWPORTS = {"desktop": {"width": 1400, "height": 900}, "phone": {"width": 390, 
 Q_FIRMS = "到2025年高新技术企业要达到多少家？"
 
 
+def wait_ready(proc, url: str, logs) -> None:
+    """Until /healthz answers ok: the index and models are loaded (on a busy machine this takes
+    far longer than the page itself); fails with the app's log if it exits or takes 600 s."""
+    deadline = time.monotonic() + 600
+    while True:
+        try:
+            with urllib.request.urlopen(url + "healthz", timeout=5) as resp:
+                if json.load(resp)["status"] == "ok":
+                    return
+        except (OSError, ValueError):  # not listening yet, or 503 while loading
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail("app did not become ready: " + logs.read_text()[-4000:])
+        time.sleep(0.5)
+
+
 @pytest.fixture(scope="module")
 def running_app(real_index_settings, tmp_path_factory):
     """`python app.py` on a free loopback port over the real index; yields its URL."""
@@ -38,19 +54,7 @@ def running_app(real_index_settings, tmp_path_factory):
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
-        # ready = /healthz answers 200: the index and models are loaded (on a busy machine this
-        # takes far longer than the page itself)
-        deadline = time.monotonic() + 600
-        while True:
-            try:
-                with urllib.request.urlopen(url + "healthz", timeout=5) as resp:
-                    if json.load(resp)["status"] == "ok":
-                        break
-            except (OSError, ValueError):  # not listening yet, or 503 while loading
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("app did not become ready: " + logs.read_text()[-4000:])
-            time.sleep(0.5)
+        wait_ready(proc, url, logs)
         yield url
     finally:
         proc.terminate()

@@ -113,10 +113,12 @@ def test_cli_add_documents_remove(settings, tmp_path, monkeypatch, capsys):
     src = write_html(special_plan(), tmp_path / "eco.html")
     assert main(data + ["add", str(src), "--id", "eco", "--title", "生态规划", "--quiet"]) == 0
     err = capsys.readouterr().err
-    assert "已添加「生态规划」" in err and "html" in err and "嵌入" in err
+    assert "已可检索「生态规划」" in err and "html" in err and "嵌入" in err
+    assert err.index("已可检索") < err.index("已完成「生态规划」的索引")  # add waits for phase 2
     assert main(data + ["documents"]) == 0
     out = capsys.readouterr().out
-    assert "eco\thtml\t9\t" in out and "tiny\ttxt\t7\t（随附）" in out
+    assert "eco\thtml\t9\t" in out and "\t完成\t生态规划" in out
+    assert "tiny\ttxt\t7\t（随附）\t完成" in out
     assert main(data + ["ask", "蓝天保卫战的目标是什么"]) == 0
     assert "《生态规划》二、（一）深入打好蓝天保卫战" in capsys.readouterr().out
     assert main(data + ["remove", "eco", "--quiet"]) == 0

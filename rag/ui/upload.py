@@ -1,15 +1,19 @@
 """The 添加规划 tab: upload a plan (.docx, .pdf, .html, .txt) with an optional id and title.
 
 The file is added by rag.documents.add_document, the code behind ``python -m rag add``, in a
-worker thread while the tab shows the build stage. Afterwards the app's pipeline is reopened on
-the new build, so the document picker lists the new plan and questions can be asked about it
-at once. A bad file (unsupported format, encrypted or image-only PDF, no headings, GBK text), a
+worker thread while the tab shows the build stage, in its two phases: as soon as phase 1 has
+switched (sentences and headings embedded) the app's pipeline is reopened on that build, so the
+document picker lists the new plan and questions can be asked about it; phase 2 (real chunk
+vectors, bridge terms: rag.documents.complete_documents) runs on and the pipeline is reopened
+again when it is done. A file larger than ``upload_max_mb`` (RAG_UPLOAD_MAX_MB) is refused
+before anything starts. A bad file (unsupported format, encrypted or image-only PDF, no headings, GBK text), a
 taken id or a busy writer shows one Chinese line; add_document leaves corpus.toml and the live
 index as they were, and the app keeps answering from the previous build. The tab is built only
 when a password is set (RAG_APP_PASSWORD): adding a plan changes what every user sees.
 
 Not handled here: reading and parsing (rag.readers, rag.corpus), the build (rag.store), the
-picker's choices (rag.ui.handlers.documents_of), the upload size limit (Gradio's launch).
+picker's choices (rag.ui.handlers.documents_of). The size check runs once Gradio has received
+the file (Gradio's own max_file_size, set at launch, would answer in English).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import gradio as gr  # noqa: E402  (after rag.config so the analytics switch is 
 log = logging.getLogger("rag.app")
 FORMATS = [".docx", ".pdf", ".html", ".htm", ".txt"]
 PICK_FILE = "请先选择要添加的规划文件（.docx / .pdf / .html / .txt）。"
+MB = 1024 * 1024
 
 
 def _named(message: str, path: Path) -> str:
@@ -62,8 +67,14 @@ class Uploader:
         except RagError as exc:
             yield "添加失败：" + _named(str(exc), path), keep, keep
             return
+        limit = self.app.settings.upload_max_mb
+        if path.stat().st_size > limit * MB:
+            yield (f"添加失败：{path.name} 有 {path.stat().st_size / MB:.1f} MB，超过上传上限 "
+                   f"{limit:g} MB（管理员可用 RAG_UPLOAD_MAX_MB 调整）"), keep, keep
+            return
         self.app.backend.wait()
-        state = {"stage": "parse", "fraction": 0.0, "done": None, "error": None}
+        state = {"stage": "parse", "fraction": 0.0, "done": None, "error": None,
+                 "searchable": None}
 
         def on_stage(name: str, fraction: float) -> None:
             state["stage"], state["fraction"] = name, fraction
@@ -71,44 +82,74 @@ class Uploader:
         worker = threading.Thread(target=self._run, name="rag-upload", daemon=True,
                                   args=(path, doc_id, title, on_stage, state))
         worker.start()
+        announced = False
         while worker.is_alive():
-            yield (f"正在添加 {path.name}：{STAGES.get(state['stage'], state['stage'])}"
-                   f"（{state['fraction']:.0%}）……", keep, keep)
+            stage = f"{STAGES.get(state['stage'], state['stage'])}（{state['fraction']:.0%}）"
+            ready = state["searchable"]
+            if ready is not None and not announced:
+                announced = True
+                yield (f"《{ready.info.title}》已可检索（用时 {ready.timings['searchable']:.0f} 秒），"
+                       f"正在补全段落向量与桥接词：{stage}……", *self._picked())
+            elif ready is not None:
+                yield f"《{ready.info.title}》已可检索，正在补全段落向量与桥接词：{stage}……", keep, keep
+            else:
+                yield f"正在添加 {path.name}：{stage}……", keep, keep
             worker.join(poll)
         if state["error"]:
-            yield ("" if state["done"] else "添加失败：") + _named(state["error"], path), keep, keep
+            picked = self._picked() if state["searchable"] is not None else (keep, keep)
+            yield ("" if state["done"] else "添加失败：") + _named(state["error"], path), *picked
             return
         added = state["done"]
-        docs = self.app.backend.index.manifest.documents
         yield (f"已添加《{added.info.title}》（id：{added.info.id}，{added.sections} 节，"
-               f"用时 {state['seconds']:.0f} 秒），可在「文档范围」中选择。",
-               self.app.backend.status(),
-               gr.update(choices=documents_of(docs), value=ALL, visible=len(docs) > 1))
+               f"{added.timings['searchable']:.0f} 秒后可检索，用时 {state['seconds']:.0f} 秒），"
+               "可在「文档范围」中选择。", *self._picked())
+
+    def _picked(self) -> tuple:
+        """The page status and the document picker, from the pipeline's live build."""
+        docs = self.app.backend.index.manifest.documents
+        return (self.app.backend.status(),
+                gr.update(choices=documents_of(docs), value=ALL, visible=len(docs) > 1))
+
+    def _reopen(self, name: str, state: dict) -> bool:
+        """Reopen the pipeline on the live build, as the index watcher does (it may have)."""
+        backend = self.app.backend
+        backend.check_switch()
+        if backend.index is None or backend.index.root.name != backend.live_build():
+            log.error("reopening the index after adding %s failed", name)
+            state["error"] = "已添加，但应用未能重新加载索引：请查看服务日志或重启应用"
+            return False
+        return True
 
     def _run(self, path: Path, doc_id: str, title: str, on_stage, state: dict) -> None:
-        from rag.documents import add_document
+        from rag.documents import add_document, complete_documents
 
         t = time.perf_counter()
-        settings, backend = self.app.settings, self.app.backend
+        settings = self.app.settings
         if self._lock.locked():
             on_stage("wait", 0.0)
         with self._lock:
             try:
-                state["done"] = add_document(settings, path, doc_id=(doc_id or "").strip() or None,
-                                             title=(title or "").strip() or None,
-                                             on_stage=on_stage)
+                added = add_document(settings, path, doc_id=(doc_id or "").strip() or None,
+                                     title=(title or "").strip() or None, on_stage=on_stage,
+                                     wait=False)
             except RagError as exc:
                 state["error"] = str(exc)
             except Exception as exc:  # the user gets one line; the log keeps the traceback
                 log.exception("upload of %s failed", path.name)
                 state["error"] = f"出现意外错误（{type(exc).__name__}），请查看服务日志；索引未改变"
-            if state["done"] is not None:
+            else:
+                state["done"] = added
                 on_stage("load", 0.96)
-                # the same switch the index watcher makes (it may have made it already)
-                backend.check_switch()
-                if backend.index is None or backend.index.root.name != backend.live_build():
-                    log.error("reopening the index after adding %s failed", path.name)
-                    state["error"] = "已添加，但应用未能重新加载索引：请查看服务日志或重启应用"
+                if self._reopen(path.name, state):
+                    state["searchable"] = added
+                    try:
+                        complete_documents(settings, on_stage=on_stage)
+                        added.timings["complete"] = time.perf_counter() - t
+                        self._reopen(path.name, state)
+                    except Exception as exc:  # phase 1 stays live; the next ingest completes it
+                        log.exception("phase 2 of adding %s failed", path.name)
+                        state["error"] = (f"已可检索，但补全段落向量与桥接词失败（{type(exc).__name__}）："
+                                          "请查看服务日志；运行 python -m rag ingest 可补全")
         state["seconds"] = time.perf_counter() - t
 
 
