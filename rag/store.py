@@ -341,6 +341,7 @@ def _build_locked(settings: Settings, corpus: Corpus, rebuild: bool, progress: b
         store = _vector_store(client, prefix + suffix, True)
         for i in range(0, len(items), batch):
             store.add(make(items[i:i + batch], vecs[i:i + batch]))
+    client.close()  # readers open their own; chromadb keeps a path's system until its last close
     timings["chroma"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -420,7 +421,7 @@ class Index:
         self.chunks: list[Chunk] = [u for u in self.units.values() if u.kind == "c"]
         self._section_by_key = {(s.doc_id, s.chapter, s.section): s for s in self.sections}
         try:
-            client = _chroma_client(settings, root / "chroma")
+            self.client = client = _chroma_client(settings, root / "chroma")
             self.sentence_store = _vector_store(client, manifest.collection_prefix + "_s", False)
             self.chunk_store = _vector_store(client, manifest.collection_prefix + "_c", False)
             self.heading_store = _vector_store(client, manifest.collection_prefix + "_h", False)

@@ -56,7 +56,7 @@ class Backend:
         self._lock = threading.Lock()
         self._skipped: str | None = None  # a build that failed to open: not retried
         self._switching = threading.Lock()  # one check at a time (the watcher, tests)
-        self._retired: list[tuple[weakref.ref, str]] = []  # (old Index, its Chroma folder)
+        self._retired: list[tuple[weakref.ref, object, str]] = []  # (old Index, its client, build)
         self._last_gc = 0.0
 
     @property
@@ -134,14 +134,10 @@ class Backend:
         if time.monotonic() - self._last_gc > 10:
             self._last_gc = time.monotonic()
             gc.collect()
-        from chromadb.api.shared_system_client import SharedSystemClient
-
-        for ref, path in [r for r in self._retired if r[0]() is None]:
-            self._retired.remove((ref, path))
-            system = SharedSystemClient._identifier_to_system.pop(path, None)
-            if system is not None:
-                system.stop()
-                log.info("released the Chroma client of retired build %s", Path(path).parent.name)
+        for ref, client, build in [r for r in self._retired if r[0]() is None]:
+            self._retired.remove((ref, client, build))
+            client.close()  # the last client of that path: chromadb stops its system
+            log.info("released the Chroma client of retired build %s", build)
 
     def _check_switch(self) -> bool:
         if self._retired:
@@ -162,7 +158,7 @@ class Backend:
         old = self.index
         self.pipeline, self.error = pipeline, None
         if old is not None and not self.settings.chroma_host:
-            self._retired.append((weakref.ref(old), str(old.root / "chroma")))
+            self._retired.append((weakref.ref(old), old.client, old.root.name))
         del old
         self.metrics.build(pipeline.index.manifest.build_id, switched=True)
         log.info("switched to index build %s (was %s)", pipeline.index.manifest.build_id, served)
