@@ -141,27 +141,21 @@ def test_image_only_pdf(tmp_path):
         read_plan(p)
 
 
-def test_not_a_pdf(tmp_path):
-    p = tmp_path / "fake.pdf"
-    p.write_bytes(b"<html>not a pdf</html>")
-    with pytest.raises(CorpusError, match="不是有效的 PDF"):
-        read_plan(p)
-
-
 def test_docx_without_headings(tmp_path):
     p = write_docx("只是一段文字。\n没有任何标题。\n", tmp_path / "plain.docx")
     with pytest.raises(CorpusError, match="没有找到任何章标题"):
         _parse(p)
 
 
-def test_broken_docx_and_legacy_doc(tmp_path):
-    p = tmp_path / "broken.docx"
-    p.write_bytes(b"PK\x03\x04 truncated")
-    with pytest.raises(CorpusError, match="不是有效的 .docx"):
-        read_plan(p)
-    p = tmp_path / "old.doc"
-    p.write_bytes(b"\xd0\xcf\x11\xe0")
-    with pytest.raises(CorpusError, match="另存为 .docx"):
+@pytest.mark.parametrize("name, data, message", [
+    ("fake.pdf", b"<html>not a pdf</html>", "不是有效的 PDF"),
+    ("broken.docx", b"PK\x03\x04 truncated", "不是有效的 .docx"),
+    ("old.doc", b"\xd0\xcf\x11\xe0", "另存为 .docx"),
+])
+def test_file_that_is_not_what_its_name_says(tmp_path, name, data, message):
+    p = tmp_path / name
+    p.write_bytes(data)
+    with pytest.raises(CorpusError, match=message):
         read_plan(p)
 
 
