@@ -339,8 +339,13 @@ def test_answer_metrics_on_hand_made_answers():
     assert recs[1]["precision"] is None and recs[1]["recall"] == 0.0 and recs[1]["numbers"] == 0.0
     # two citations of one gold section: precision and recall 1; the marker [2] is not a "2"
     assert recs[3]["precision"] == 1.0 and recs[3]["recall"] == 1.0 and recs[3]["numbers"] == 0.0
+    # the first citation is what a reader sees first: a wrong one first is a miss, whatever follows
+    assert [r.get("first_gold") for r in recs] == [1.0, 0.0, None, 1.0]
+    swapped = answer_record(q1, ans("…[1]…[2]", False, [cit(1, 9, 9), cit(2, 5, 1)]))
+    assert swapped["precision"] == 0.5 and swapped["first_gold"] == 0.0
     s = answer_summary([q1, q2, q3, q4], recs, [0.1, 0.2, 0.3, 0.4])
     assert s["citation_precision"] == 0.75 and s["citation_recall"] == 0.5
+    assert s["first_cited_gold"] == pytest.approx(2 / 3)
     assert s["refusal_accuracy"] == 1.0 and s["false_refusal_rate"] == pytest.approx(1 / 3)
     assert s["key_number_match"] == pytest.approx(0.5 / 3) and s["key_number_all"] == 0.0
     assert s["n_cited"] == 2 and s["n_answerable"] == 3 and s["n_unanswerable"] == 1

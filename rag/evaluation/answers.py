@@ -122,6 +122,8 @@ def answer_record(q, answer, labels: dict | None = None) -> dict:
         return rec
     gold = set(q.gold)
     rec["precision"] = (sum(c in gold for c in cited) / len(cited)) if cited else None
+    # the section a reader sees first; a refusal counts as a miss (compare retrieval's hit@1)
+    rec["first_gold"] = float(bool(cited) and not answer.refused and cited[0] in gold)
     rec["recall"] = 0.0 if answer.refused else len(gold & set(cited)) / len(gold)
     want = quantities(q.answer)
     if want:
@@ -154,6 +156,7 @@ def answer_summary(questions, records: list[dict], seconds: list[float]) -> dict
     sources = Counter(r.get("scored_on", "text") for r in records)
     return {
         "citation_precision": _avg(r.get("precision") for _, r in ans),
+        "first_cited_gold": _avg([r["first_gold"] for _, r in ans]),
         "citation_recall": _avg([r["recall"] for _, r in ans]),
         "refusal_accuracy": _avg([float(r["refused"]) for r in una]),
         "false_refusal_rate": _avg([float(r["refused"]) for _, r in ans]),

@@ -32,6 +32,8 @@ TARGETS = (("hybrid 节级 hit@5", ("retrieval", "hybrid", "section", "overall",
            ("误拒率", ("answers", "false_refusal_rate"), "≤", 0.05),
            ("引用准确率", ("answers", "citation_precision"), "≥", 0.80))
 ANSWER_ROWS = (("citation_precision", "引用准确率", "给出引用的可回答题中，引用章节属于 gold 的比例", "n_cited"),
+               ("first_cited_gold", "首条引用命中", "可回答题中第一条引用的章节属于 gold 的比例（拒答计 0；对照检索 hit@1）",
+                "n_answerable"),
                ("citation_recall", "引用召回率", "可回答题的 gold 章节被引用的比例（拒答计 0）", "n_answerable"),
                ("refusal_accuracy", "拒答准确率", "无答案题（含越权指令、闲聊）被拒答的比例", "n_unanswerable"),
                ("false_refusal_rate", "误拒率", "可回答题被拒答的比例", "n_answerable"),
@@ -103,7 +105,7 @@ def summary_lines(results: dict) -> list[str]:
         ua = unc.get("answers", {})
         lines.append(f"- **回答**（{a['answerer']}）：" + "；".join(
             f"{label} {_f(a.get(k))} {_ci(ua.get(k))}".strip()
-            for k, label, _, _ in ANSWER_ROWS[:5] if a.get(k) is not None))
+            for k, label, _, _ in ANSWER_ROWS[:6] if a.get(k) is not None))
     else:
         lines.append("- **回答**：未评测（加 `--answers`）")
     f = results.get("failures") or {}
@@ -335,7 +337,8 @@ def write_csv(per_q: list[dict], modes: list[str], path: Path) -> None:
         [f"top1_{m}" for m in focus]
     if has_answers:
         header += ["refused", "support", "answer", "direct", "scored_on", "reference", "cited",
-                   "citation_precision", "citation_recall", "key_numbers", "keys", "char_f1"]
+                   "citation_precision", "first_cited_gold", "citation_recall", "key_numbers", "keys",
+                   "char_f1"]
     header += ["failed", "reason"]
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
         w = csv.writer(fh)
@@ -348,7 +351,8 @@ def write_csv(per_q: list[dict], modes: list[str], path: Path) -> None:
                 a = r.get("answer", {})
                 row += [a.get("refused"), a.get("support"), a.get("text"), a.get("direct"),
                         a.get("scored_on"), r.get("reference"), "；".join(a.get("cited_labels", [])),
-                        a.get("precision"), a.get("recall"), a.get("numbers"), a.get("keys"),
+                        a.get("precision"), a.get("first_gold"), a.get("recall"), a.get("numbers"),
+                        a.get("keys"),
                         a.get("f1")]
             row += [r.get("failed", False), "；".join(r.get("failure_reasons", []))]
             w.writerow([_cell(c) for c in row])

@@ -24,7 +24,8 @@ SEED = 18
 SMALL_GROUP = 30  # fewer questions than this: the group's figure is flagged as unreliable
 HEADLINE = ("hit@1", "hit@5", "mrr@10", "ndcg@10")
 BINARY = ("hit@1", "hit@5")
-ANSWER_FIELDS = {"citation_precision": "precision", "citation_recall": "recall",
+ANSWER_FIELDS = {"citation_precision": "precision", "first_cited_gold": "first_gold",
+                 "citation_recall": "recall",
                  "key_number_match": "numbers", "keys_match": "keys", "answer_f1": "f1",
                  "evidence_coverage": "evidence_coverage", "direct_correct": "direct_correct"}
 
