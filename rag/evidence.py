@@ -31,15 +31,43 @@ from rag.store import Index
 from rag.wordseg import tokenize
 
 # A question asking for an amount / a time, and the unit it wants (longest first).
-ASKS_NUMBER = re.compile(r"多少|(?<!哪)几[个项家座所年岁张套条种批倍]|百分之几|第几")
-ASKS_TIME = re.compile(r"哪一年|哪年|什么时候|何时|哪一天")
+ASKS_NUMBER = re.compile(r"多少|(?<!哪)几[个项家座所年岁张套条种批倍]|百分之几|第几|多[大高长远宽深重](?![的家])")
+ASKS_TIME = re.compile(r"哪一年|哪年|什么时候|何时|哪一天|哪天|几月|几号|日期|什么日子")
+# 几 that asks nothing: 这几年/前几年/近几年/好几个/十几个 (a few), and any 几 in a yes/no
+# question (「能少跑几个部门吗」「是不是要多上几年班」: can I…, not how many)
+_VAGUE_JI = re.compile(r"(?:这|那|前|近|头|过去|最近|好|十|数)几")
+_YES_NO = re.compile(r"[吗么嘛][？?。！!\s]*$|是不是|是否|有没有|能不能|会不会|要不要|可不可以|没有[？?。\s]*$")
+# an ordinal answers 第几: 第三, 三号, a quoted numbered period (“八五”), 首个
+_ORDINAL = re.compile(r"第[0-9一二三四五六七八九十百]+|[0-9一二三四五六七八九十]+号|“[一二三四五六七八九十]+五”|首[个批次家位]")
+
+
+def asks_number(question: str) -> bool:
+    """Whether a question asks for an amount or an ordinal (多少, 几个, 百分之几, 第几); a
+    vague 几 (这几年, 好几个, 几 in a yes/no question) does not ask for one."""
+    yes_no = bool(_YES_NO.search(question))
+    for m in ASKS_NUMBER.finditer(question):
+        if not m.group(0).startswith("几"):
+            return True
+        if not yes_no and not _VAGUE_JI.search(question[max(0, m.start() - 2):m.end()]):
+            return True
+    return False
+
+
+def ordinal(text: str) -> bool:
+    """Whether a text states an ordinal (第三, 一号, “八五”)."""
+    return bool(_ORDINAL.search(text))
+
+
+def asks_ordinal(question: str) -> bool:
+    """Whether a question asks which in order (第几, 排第几)."""
+    return "第几" in question
 _UNITS = sorted("""亿元 万元 元 亿吨 万吨 吨 万千瓦 千瓦 平方公里 公里 万人 人次 人 家 座 个 项 所 张 套 条 岁
 年 亩 立方米 微克 户 倍 种 批 亿方""".split(), key=len, reverse=True)
 _NUM = r"(?:[0-9０-９][0-9０-９.,，—\-~]*|[一二三四五六七八九十两百千]+)[万亿千百]?"
 _ANY_NUMBER = re.compile(r"[0-9０-９]|[一二三四五六七八九十两百千]+(?:个|项|家|座|所|年|岁|张|套|条|倍|种|批|大)|百分之")
-_A_YEAR = re.compile(r"(?:19|20)\d\d年|年底|年前")
+_A_YEAR = re.compile(r"(?:19|20)\d\d(?:年|[-/.]\d\d?[-/.]\d\d?)|年底|年前")
 _PAST_SECTION = "十三五"  # the review section(s) of the previous plan: past facts, not targets
-_FUTURE_Q = re.compile(r"到20[2-9]\d|十四五|末|要|目标|计划|将|力争")
+_FUTURE_Q = re.compile(r"到20[2-9]\d|十四五|末|要|目标|计划|将|力争|打算|以后|将来|今后")
 
 
 SHORT_SENTENCE = 40  # characters; a shorter sentence is read with the one before it
@@ -77,8 +105,10 @@ def holds_answer_type(question: str, text: str) -> bool:
     """Whether a sentence holds the kind of value the question asks for (number, unit, year)."""
     if ASKS_TIME.search(question) and not _A_YEAR.search(text):
         return False
-    if not ASKS_NUMBER.search(question):
+    if not asks_number(question):
         return True
+    if asks_ordinal(question):
+        return ordinal(text)
     unit = asked_unit(question)
     if unit == "%":
         return bool(re.search(r"%|％|百分点|百分之|[一二三四五六七八九]成", text))
@@ -114,8 +144,20 @@ def is_statement(text: str) -> bool:
 _ANNOUNCES = re.compile(r"(以下|如下)[^，,。；;]{0,16}[。:：]$|[:：]$")
 
 
+_PUNCTUATED = re.compile(r"[，,。；;！？!?：:、]")
+TITLE_MIN = 13  # characters; a longer line with no punctuation at all is a title or heading
+
+
 def is_announcement(text: str) -> bool:
-    """A sentence that only announces what follows (…要努力实现以下主要目标。 / …远景目标是:)."""
+    """A sentence that only announces what follows (…要努力实现以下主要目标。 / …远景目标是:),
+    or a title or heading line (no punctuation at all: 「…2035年远景目标纲要」), which names
+    a subject and says nothing of it."""
+    text = text.strip()
+    return announces(text) or (len(text) >= TITLE_MIN and not _PUNCTUATED.search(text))
+
+
+def announces(text: str) -> bool:
+    """A sentence that announces what follows (its time frame frames what follows)."""
     return bool(_ANNOUNCES.search(text.strip()))
 
 
@@ -147,7 +189,7 @@ class SentenceScorer:
             current: frozenset[str] = frozenset()
             for u in self.sentences[key]:
                 own = periods(u.text)
-                if is_announcement(u.text):  # 我省到2035年的远景目标是: frames what follows
+                if announces(u.text):  # 我省到2035年的远景目标是: frames what follows
                     current = own
                 self._frame[u.id] = own or current
             for a, b in zip(self.sentences[key], self.sentences[key][1:]):
@@ -190,7 +232,7 @@ class SentenceScorer:
     def _close(self, paragraph: list[Chunk]) -> None:
         first = paragraph[0].text.strip()
         lead = len(paragraph) > 1 and len(first) <= LEAD_MAX \
-            and not _CLAUSE_MARKS.search(first.rstrip("。；;:：")) and not is_announcement(first)
+            and not _CLAUSE_MARKS.search(first.rstrip("。；;:：")) and not announces(first)
         for u in paragraph:
             self._para[u.id] = (paragraph, paragraph[0] if lead else None)
 

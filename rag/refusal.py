@@ -26,8 +26,8 @@ from pathlib import Path
 
 from rag.config import PROJECT_ROOT, Settings
 from rag.errors import ConfigError
-from rag.evidence import ASKS_NUMBER, ASKS_TIME, SentenceScorer
-from rag.wordseg import content_words, tokenize
+from rag.evidence import ASKS_TIME, SentenceScorer, asks_number
+from rag.wordseg import content_words, tokenize, verbs
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ HARD_REFUSAL = -1.0  # the support of a question a hard check refuses, whatever 
 # matching only these ("到2025年，全省……达到") is not evidence for a specific target.
 _FRAME = frozenset("""十四五 十三五 时期 期间 到 末 达到 目标 要 计划 预计 全省 力争 实现 年 规划 主要 全年
 全面 提出 重点 今后 未来 五年 省里 咱们 山西 要求 多少 几 控制 以内 以上 提高 增加 下降 年均 预期 百分之几
-比例 比重 指标 数量 水平 规模 总量 每年 以后""".split())
+比例 比重 指标 数量 水平 规模 总量 每年 以后 时候 什么时候 第几""".split())
 # provincial-level regions; a question about one the plan never names is out of scope
 REGIONS = tuple("""北京 天津 河北 内蒙古 辽宁 吉林 黑龙江 上海 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南
 广东 广西 海南 重庆 四川 贵州 云南 西藏 陕西 甘肃 青海 宁夏 新疆 台湾 香港 澳门""".split())
@@ -85,6 +85,9 @@ def features(scorer: SentenceScorer, question: str, scored: list, settings: Sett
     """Refusal features of a question given its scored sentences (best first)."""
     q_tokens = list(dict.fromkeys(tokenize(question)))
     focus = topic_words(question)
+    # the plan's own verbs in the question (退出 产能…) say what about the topic is asked;
+    # jieba tags some of them as verbs, so they join the topic when the plan uses them
+    focus += [v for v in verbs(question) if v not in focus and v not in _FRAME and scorer.knows(v)]
     # words the plan never uses, among the question's content words (colloquial function words
     # such as 会不会/以后 say nothing about the topic); a word found anywhere in the plan's text
     # counts as known (煤 in 原煤)
@@ -95,7 +98,7 @@ def features(scorer: SentenceScorer, question: str, scored: list, settings: Sett
     years = set(re.findall(r"(?:19|20)\d\d", question))
     foreign = bool(years - scorer.plan_years) or any(
         r in question and not scorer.mentions(r) for r in REGIONS)
-    asks = bool(ASKS_NUMBER.search(question) or ASKS_TIME.search(question))
+    asks = asks_number(question) or bool(ASKS_TIME.search(question))
     if not scored:
         return Features(0.0, 0.0, 0.0, unknown, asks, 0.0, True, foreign)
     best = scored[0]

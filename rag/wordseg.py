@@ -54,6 +54,16 @@ _LATIN = re.compile(r"[0-9]*[A-Za-z][A-Za-z0-9.]*[A-Za-z0-9]|[0-9]+[A-Za-z]")
 
 
 @lru_cache(maxsize=4096)
+def verbs(text: str) -> tuple[str, ...]:
+    """The verbs of two or more characters in a text (jieba POS v), without stop words."""
+    import jieba.posseg as pseg
+
+    _jieba()
+    return tuple(dict.fromkeys(p.word for p in pseg.lcut(text) if p.flag == "v"
+                               and len(p.word) > 1 and p.word not in STOPWORDS))
+
+
+@lru_cache(maxsize=4096)
 def content_words(text: str) -> tuple[str, ...]:
     """The topic-bearing words of a question (jieba POS: nouns, abbreviations, idioms, Latin
     strings such as 5G), lower-cased, without stop words; in order, each once."""
