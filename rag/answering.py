@@ -32,6 +32,7 @@ from rag import refusal as refusal_rule
 from rag.config import Settings
 from rag.errors import ConfigError, RetrievalError
 from rag.citations import Citation
+from rag.direct import split_parts
 from rag.evidence import Scored, SentenceScorer
 from rag.followup import Rewrite, rewrite_followup
 from rag.refusal import REFUSAL  # noqa: F401  (re-exported: the phrase every answerer uses)
@@ -82,6 +83,9 @@ class Query:
     more: bool = False  # a "more" follow-up: give the focused sections' other points
     shown: str = ""  # what the previous answer already said (for a "more" follow-up)
     doc_id: str | None = None  # the document filter the question was retrieved in
+    # a multi-part question (rag.direct.split_parts): each part prepared on its own; the
+    # question is refused only when every part is
+    parts: tuple["Query", ...] = ()
 
 
 def _scorer_for(retriever: Retriever) -> SentenceScorer:
@@ -142,8 +146,10 @@ class Answerer(ABC):
         return rewrite_followup(question, history)
 
     def prepare(self, question: str, history=None, chapter: int | None = None, *,
-                doc_id: str | None = None) -> Query:
-        """Validate, rewrite a follow-up, retrieve (in ``doc_id`` if given), score, decide refusal."""
+                doc_id: str | None = None, split: bool = True, context: tuple = ()) -> Query:
+        """Validate, rewrite a follow-up, retrieve (in ``doc_id`` if given), score, decide
+        refusal; a multi-part question's parts too (``split``), each part on its own, its
+        sections fused with the whole question's (``context``: a part alone says less)."""
         t0 = time.perf_counter()
         max_chars = self.settings.max_question_chars
         q, notice = clean_question(question, max_chars)
@@ -162,6 +168,8 @@ class Answerer(ABC):
         t1 = time.perf_counter()
         found = self.retriever.retrieve(standalone, chapter=chapter, doc_id=doc_id)
         hits = self._focus(found.hits, focus) if focus else found.hits
+        if context:
+            hits = fuse_rankings(hits, list(context), self.settings.rrf_k)
         if r.prefer and not focus:  # 它…: the earlier answer's sections first, the rest after
             first = self._focus(found.hits, r.prefer)
             keys = {h.key for h in first}
@@ -175,9 +183,19 @@ class Answerer(ABC):
         refused = refusal_rule.decide(support, self.threshold, contentless=contentless,
                                       has_evidence=bool(scored), focused=bool(focus))
         t3 = time.perf_counter()
+        parts: tuple[Query, ...] = ()
+        pieces = split_parts(standalone) if split and not r.more and not focus else [standalone]
+        if len(pieces) > 1:
+            parts = tuple(self.prepare(p, chapter=chapter, doc_id=doc_id, split=False,
+                                       context=tuple(hits))
+                          for p in _with_topic(pieces))
+            support = max(p.support for p in parts)
+            refused = all(p.refused for p in parts)
+        t4 = time.perf_counter()
         return Query(q, standalone, chapter, tuple(hits), tuple(scored), support, refused,
-                     notice, {"rewrite": t1 - t0, "retrieve": t2 - t1, "score": t3 - t2},
-                     more=bool(r.more), shown=r.shown, doc_id=doc_id)
+                     notice, {"rewrite": t1 - t0, "retrieve": t2 - t1 + (t4 - t3),
+                              "score": t3 - t2},
+                     more=bool(r.more), shown=r.shown, doc_id=doc_id, parts=parts)
 
     def _focus(self, hits: list[Hit], focus: tuple[tuple[int, int], ...]) -> list[Hit]:
         """Only the sections a follow-up points at (这一节, the last answer's sources), in order."""
@@ -204,6 +222,25 @@ class Answerer(ABC):
         return Answer(query.question, query.standalone, text, True,
                       name or self.name, (), query.hits, _join(query.notice, notice), 0,
                       query.support, query.timings)
+
+
+def fuse_rankings(first: list[Hit], second: list[Hit], k: int) -> list[Hit]:
+    """Two section rankings fused by reciprocal rank (1/(k+rank) summed), as many sections as
+    the first; each section keeps its hit from the first ranking when it has one."""
+    score: dict = {}
+    by_key: dict = {}
+    for ranking in (second, first):
+        for h in ranking:
+            score[h.key] = score.get(h.key, 0.0) + 1.0 / (k + h.rank)
+            by_key[h.key] = h
+    order = sorted(score, key=lambda key: -score[key])[:len(first)]
+    return [replace(by_key[key], rank=i) for i, key in enumerate(order, start=1)]
+
+
+def _with_topic(parts: list[str]) -> list[str]:
+    """Parts that name no topic (「“十四五”末要达到多少」) ask about the first part's topic."""
+    first_topic = "".join(refusal_rule.topic_words(parts[0])[:3])
+    return [p if refusal_rule.topic_words(p) else f"{first_topic}{p}" for p in parts]
 
 
 def _join(*notices: str | None) -> str | None:

@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rag.evidence import ASKS_NUMBER, ASKS_TIME, holds_answer_type
-from rag.wordseg import tokenize
+from rag.evidence import ASKS_TIME, asks_number, asks_ordinal, holds_answer_type, ordinal
+from rag.wordseg import token_spans, tokenize
 
 VALUE, ITEMS, DEFINE, BROAD, OTHER = "value", "items", "define", "broad", "other"
 
@@ -37,7 +37,7 @@ MAX_LINE = 90  # characters of a statement's cut: its best clause and whole neig
 
 def question_kind(question: str) -> str:
     """What the question asks for: a value, named items, a definition, a broad overview."""
-    if ASKS_NUMBER.search(question) or ASKS_TIME.search(question) or _SHARE.search(question):
+    if asks_number(question) or ASKS_TIME.search(question) or _SHARE.search(question):
         return VALUE
     if _BROAD.search(question):
         return BROAD
@@ -65,13 +65,65 @@ def fits_kind(kind: str, text: str) -> int:
     return 0
 
 
-_ASKS = re.compile(r"多少|几|哪|什么|何时|如何|怎么|怎样|是否|吗|啥")
+_ASKS = re.compile(r"多少|几|哪|什么|何时|如何|怎么|怎样|是否|吗|啥|谁")
 _PART_SEP = re.compile(r"[、，,；;？?]|以及|并且|同时|另外|还有")
+
+
+_RESPECTIVELY = "分别"
+_CONJ = {"和", "与", "及", "以及", "跟", "同", "、"}
+_PREP = {"在", "对", "就", "围绕", "关于", "对于", "从", "把"}
+_STOP = set("，,；;：:。？?！!")
+_CONJ_TAIL = re.compile(r"(?:这|那)?(?:两|三|四|几)?个?(?:方面|领域|项|件事)?上?$")
+
+
+def split_respectively(question: str) -> list[str]:
+    """「A和B…分别…」 asks the same of A and of B: one question per conjunct
+    (「高端人才引进和劳动者技能提升，分别怎么安排」 → 「高端人才引进，怎么安排」 and
+    「劳动者技能提升，怎么安排」); the question itself when it has no such shape. Conjunctions
+    and prepositions are read from jieba's tokens (从 in 从业人员 is no preposition)."""
+    at = question.find(_RESPECTIVELY)
+    if at < 0:
+        return [question]
+    head = question[:at]
+    toks = token_spans(head)
+    conj = [i for i, (a, b) in enumerate(toks) if head[a:b] in _CONJ]
+    if not conj:
+        return [question]
+    c = conj[-1]
+    lo = c
+    while lo > 0 and head[slice(*toks[lo - 1])] not in _STOP | _PREP:
+        lo -= 1
+    hi = c
+    while hi + 1 < len(toks) and head[slice(*toks[hi + 1])] not in _STOP:
+        hi += 1
+    start, end = toks[lo][0], toks[hi][1]
+    span = head[start:end]
+    tail = _CONJ_TAIL.search(span).group(0)
+    span = span[:len(span) - len(tail)]
+    pieces = [span[a:b] for a, b in token_spans(span)]
+    conjuncts, cur = [], ""
+    for piece in pieces:
+        if piece in _CONJ:
+            conjuncts.append(cur)
+            cur = ""
+        else:
+            cur += piece
+    conjuncts.append(cur)
+    conjuncts = [x.strip() for x in conjuncts]
+    if len(conjuncts) < 2 or any(len(x) < 2 for x in conjuncts):
+        return [question]
+    post = re.sub(r"^(?:这|那)?(?:两|三|四|几)个?", "", tail) + head[end:] \
+        + question[at + len(_RESPECTIVELY):]
+    return [question[:start] + x + post for x in conjuncts]
 
 
 def split_parts(question: str) -> list[str]:
     """The sub-questions of a multi-part question (「2020年粮食产量是多少、“十四五”末要达到
-    多少」 → two), split where both sides ask something; one part when it asks one thing."""
+    多少」 → two; 「A和B分别…」 → one per conjunct), split where both sides ask something;
+    one part when it asks one thing."""
+    respectively = split_respectively(question.strip())
+    if len(respectively) > 1:
+        return respectively
     body = question.strip().rstrip("？?。")
     pieces, start = [], 0
     for m in _PART_SEP.finditer(body):
@@ -197,7 +249,7 @@ def _grow(spans: list[tuple[int, int]], idx: int, limit: int) -> tuple[int, int]
             return a, b
 
 
-_YEARS = re.compile(r"(?:19|20)\d\d(?:—|-|－)?(?:(?:19|20)\d\d)?年?")
+_YEARS = re.compile(r"(?:19|20)\d\d(?:[-/.]\d\d?[-/.]\d\d?|(?:—|-|－)?(?:(?:19|20)\d\d)?年?)")
 
 
 def _quantity(question: str, text: str) -> bool:
@@ -205,8 +257,11 @@ def _quantity(question: str, text: str) -> bool:
     question asks when)."""
     if ASKS_TIME.search(question):
         return bool(_YEARS.search(text))
+    if asks_ordinal(question):
+        return ordinal(text)
     rest = _YEARS.sub("", text)
-    return bool(re.search(r"\d|[一二三四五六七八九十两百千万]+(?:个|项|家|座|所|倍|种|批|条|大|成)", rest))
+    # 一批 (a batch) names no amount
+    return bool(re.search(r"\d|[一二三四五六七八九十两百千万]+(?:个|项|家|座|所|倍|种|条|大|成)", rest))
 
 
 def _end(text: str, n: int) -> str:

@@ -43,7 +43,9 @@ def test_question_kinds_and_parts():
     assert question_kind("为什么要推进能源革命") == OTHER
     assert split_parts("2020年粮食产量是多少、“十四五”末要达到多少？") == [
         "2020年粮食产量是多少", "“十四五”末要达到多少"]
-    assert split_parts("大同、长治、临汾分别定位为什么？") == ["大同、长治、临汾分别定位为什么？"]
+    # 「A、B、C分别…」 asks the same of each: one part per conjunct
+    assert split_parts("大同、长治、临汾分别定位为什么？") == [
+        "大同定位为什么？", "长治定位为什么？", "临汾定位为什么？"]
     assert clauses("甲,乙；丙。") == [(0, 1), (2, 3), (4, 5)]
 
 
@@ -83,6 +85,90 @@ def test_multi_part_question_answers_each_part_with_its_own_citation(real_pipeli
     assert two.startswith("（2）") and "150亿公斤" in two
     n1, n2 = (int(re.search(r"\[(\d+)\]", x).group(1)) for x in (one, two))
     assert n1 != n2 and {c.n for c in a.citations} >= {n1, n2}
+
+
+@pytest.mark.parametrize("question, parts", [
+    ("高端人才引进和普通劳动者技能提升，规划分别怎么安排？",
+     ["高端人才引进，规划怎么安排？", "普通劳动者技能提升，规划怎么安排？"]),
+    ("量子科技方面，规划在技术攻关和产品开发上分别有哪些部署？",
+     ["量子科技方面，规划在技术攻关上有哪些部署？", "量子科技方面，规划在产品开发上有哪些部署？"]),
+    ("围绕碳达峰碳中和，规划在能源消费和生态建设两方面分别有哪些部署？",
+     ["围绕碳达峰碳中和，规划在能源消费方面有哪些部署？", "围绕碳达峰碳中和，规划在生态建设方面有哪些部署？"]),
+    # 从 in 从业人员 is part of a word, not a preposition (jieba's tokens decide)
+    ("到十四五末，从业人员持证率和全社会劳动力持证率分别要达到多少？",
+     ["到十四五末，从业人员持证率要达到多少？", "到十四五末，全社会劳动力持证率要达到多少？"]),
+    ("规划执行得好不好，谁来检查、什么时候评估？", ["规划执行得好不好，谁来检查", "什么时候评估"]),
+    ("“两带两屏”分别指什么？", ["“两带两屏”分别指什么？"]),
+    ("两者分别指什么？", ["两者分别指什么？"]),
+])
+def test_respectively_and_who_questions_split_into_parts(question, parts):
+    assert split_parts(question) == parts
+
+
+def test_vague_ji_and_ordinals_are_read_from_the_question():
+    from rag.evidence import asks_number, holds_answer_type
+
+    # 这几年 / 前几年 / 好几个 and 几 in a yes/no question ask for no amount
+    for q in ("这几年山西山上的树多了没有", "前几年穷县都翻身了没有", "以后能少跑几个部门吗",
+              "是不是要多上几年班", "好几个部门都要跑"):
+        assert not asks_number(q), q
+        assert question_kind(q) != VALUE, q
+    for q in ("要建几个基地", "5G基站建多少", "第几个五年普法规划", "基地要建多大面积", "几个部门负责？"):
+        assert asks_number(q), q
+    # 第几 is answered by an ordinal, not by any number
+    assert holds_answer_type("要制定实施第几个五年普法规划", "制定并实施“八五”普法规划")
+    assert not holds_answer_type("要制定实施第几个五年普法规划", "完成3个规划")
+    assert question_kind("成文日期是哪天？") == VALUE
+
+
+def test_titles_and_headings_are_never_an_answer():
+    from rag.evidence import is_announcement
+
+    assert is_announcement("山西省国民经济和社会发展第十四个五年规划和2035年远景目标纲要")
+    assert is_announcement("“十四五”时期,经济社会发展要努力实现以下主要目标。")
+    assert not is_announcement("2021年4月9日")  # short: a date line, which can answer 哪天
+    assert not is_announcement("合理控制煤炭开发规模,原煤产量稳定在10亿吨左右。")
+
+
+def test_fused_rankings_keep_both_tops():
+    from rag.answering import fuse_rankings
+    from rag.chunking import Chunk
+    from rag.hits import Hit
+
+    def hit(sec: int, rank: int) -> Hit:
+        return Hit(Chunk(f"d:1:{sec}:s0", "s", "d", 1, "章", sec, "节", "章 > 节", "x", 0, 1, 0),
+                   1.0, rank)
+
+    part = [hit(1, 1), hit(2, 2), hit(3, 3)]
+    whole = [hit(2, 1), hit(4, 2), hit(1, 3)]
+    fused = fuse_rankings(part, whole, k=10)
+    assert [h.section for h in fused] == [2, 1, 4]  # in both lists beats one top
+    assert [h.rank for h in fused] == [1, 2, 3]
+
+
+def test_ordinal_question_is_answered_with_the_ordinal(real_pipeline):
+    a = real_pipeline.ask("“十四五”期间要制定实施第几个五年普法规划？")
+    assert not a.refused
+    assert "“八五”" in a.direct and a.citations[0].key[1:] == (14, 2)
+    _assert_verbatim(a)
+
+
+def test_respectively_question_answers_each_conjunct(real_pipeline):
+    a = real_pipeline.ask("到十四五末，从业人员持证率和全社会劳动力持证率分别要达到多少？")
+    one, two = a.direct.splitlines()
+    assert "从业人员持证率" in one and "50%" in one
+    assert "全社会劳动力持证率" in two and "25%" in two
+
+
+def test_multi_part_question_is_refused_only_when_every_part_is(real_pipeline):
+    # part 1 is stated (the 十三五 result), part 2 is not: answered, part 2 said absent
+    a = real_pipeline.ask("“十三五”末全省森林覆盖率到了多少？到2025年要达到多少？")
+    assert not a.refused
+    one, two = a.direct.splitlines()
+    assert "23.5%" in one and "未找到这一问" in two
+    # no part is stated: refused as a whole
+    b = real_pipeline.ask("到2031年全省高新技术企业要达到多少家？到2032年要达到多少家？")
+    assert b.refused and b.text.startswith(REFUSAL)
 
 
 def test_a_part_the_plan_does_not_state_is_said_absent(real_pipeline):
