@@ -120,7 +120,7 @@ class ExtractiveAnswerer(Answerer):
             # no picked sentence states a value about the topic: the best-scored in-scope one
             # that does joins (「原煤产量稳定在10亿吨左右」 for 山西一年挖多少煤)
             valued = next((x for x in scored[:VALUE_SEARCH]
-                           if (x.in_scope or self.scorer.in_scope(query.standalone, x.unit, x.hit))
+                           if self._in_scope(query.standalone, x)
                            and self.states_value(query.standalone, topic, x)), None)
             if valued is not None:
                 picked.append(valued)
@@ -142,6 +142,10 @@ class ExtractiveAnswerer(Answerer):
                 sections.append(x.hit.key)
             picked.append(x)
         return picked
+
+    def _in_scope(self, question: str, x: Scored) -> bool:
+        """Whether a sentence can answer: the asked value type, time frame and years."""
+        return x.in_scope or self.scorer.in_scope(question, x.unit, x.hit)
 
     def states_value(self, question: str, topic: list[str], x: Scored) -> bool:
         """Whether a sentence has a clause holding the asked value that names the topic (a
@@ -313,6 +317,8 @@ class ExtractiveAnswerer(Answerer):
             lead = max(picked[:2], key=lambda x: (self._cover(topic, x),  # the topical one
                                                   fits_kind(kind, x.unit.text)))
             for x in [lead] + [y for y in picked if y is not lead]:
+                if kind == VALUE and not self._in_scope(question, x):
+                    continue  # a value of another time frame (a 十三五 result for a target) is no answer
                 text = maker.cut(question, kind, x.unit.text)
                 if text and self.scorer.is_lead(x.unit) and kind != VALUE:
                     # a paragraph heading: its content (the sentence under it) answers
@@ -320,13 +326,9 @@ class ExtractiveAnswerer(Answerer):
                     more = maker.cut(question, kind, content.text)
                     if more and number.get(content.id) == number[x.unit.id]:
                         text = f"{text.rstrip('。；;')}：{more}"
-                if not text:
-                    continue
-                if not pieces:
-                    pieces = [Piece(text, number[x.unit.id])]
-                # a value that names none of the topic (「3条特高压通道」 for 挖多少煤) gives
-                # way to a later sentence's value that does (「原煤产量稳定在10亿吨左右」)
-                if kind != VALUE or not topic or self.states_value(question, topic, x):
+                # a value that names none of the topic (「3条特高压通道」 for 挖多少煤) is no
+                # answer: a later sentence's value that does (「原煤产量稳定在10亿吨左右」) is
+                if text and (kind != VALUE or not topic or self.states_value(question, topic, x)):
                     pieces = [Piece(text, number[x.unit.id])]
                     break
             if not pieces:  # no sentence holds the asked value: the best one says what there is

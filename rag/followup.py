@@ -111,7 +111,8 @@ def is_followup(question: str, history) -> bool:
         return True  # 有哪些具体举措？/ 还有其他哪些方面的举措？ name no topic of their own
     if _FRAME.search(q) and _frame_only(_FRAME.sub("", q)):
         return True  # 2035年有没有目标？ names a time frame, no topic and no asking word
-    return (bool(_ELLIPTICAL.match(q)) and len(own) <= 2) or len(q) <= 6
+    # 那“十四五”年均增长目标是多少？ starts elliptically and names no topic of its own
+    return (bool(_ELLIPTICAL.match(q)) and (len(own) <= 2 or not topic_words(q))) or len(q) <= 6
 
 
 def _frame_only(rest: str) -> bool:
@@ -145,8 +146,9 @@ def rewrite_followup(question: str, history) -> Rewrite:
                        rewritten=True)
     new_frame = _FRAME.search(q)
     rest = re.sub(r"^(那么?|那个|还有|另外)", "", _FRAME.sub("", q))
-    # a time swap: the rest names at most one term, or only frame words (这个比重呢 / 有没有目标)
-    if new_frame and (len(topic_terms(rest)) <= 1 or _frame_only(rest)):
+    # a time swap: the rest names at most one term, or only frame words (这个比重呢 / 有没有目标),
+    # or no topic noun (年均增长目标是多少)
+    if new_frame and (len(topic_terms(rest)) <= 1 or _frame_only(rest) or not topic_words(rest)):
         frame = new_frame.group(0)
         if frame[0].isdigit() and not frame.endswith(("年", "底", "末")):
             frame += "年"

@@ -24,6 +24,13 @@ def test_a_time_swap_naming_only_frame_words_asks_the_earlier_topic():
     assert r.standalone == "到2035年森林覆盖率要达到多少？"
 
 
+def test_an_elliptical_time_swap_with_no_topic_noun_asks_the_earlier_topic():
+    history = [{"role": "user", "content": "“十三五”期间山西地区生产总值年均增长多少？"},
+               {"role": "assistant", "content": "地区生产总值年均增长5.4%[1]。"}]
+    r = rewrite_followup("那“十四五”年均增长目标是多少？", history)
+    assert r.rewritten and r.standalone == "“十四五”山西地区生产总值年均增长多少？"
+
+
 def test_a_time_frame_question_with_its_own_topic_or_no_history_stands_alone():
     assert not is_followup("2035年粮食产量有没有目标？", HISTORY)
     assert rewrite_followup("2035年有没有目标？", None).standalone == "2035年有没有目标？"

@@ -60,7 +60,7 @@ def _converted(tmp_path, fmt: str) -> Retriever:
 
 
 PDF_GAP = pytest.mark.xfail(
-    strict=False, reason="known gap (issue 16 open): the PDF reader re-joins wrapped lines "
+    strict=False, reason="known gap (left after issue 16): the PDF reader re-joins wrapped lines "
     "heuristically, chunks are re-embedded, and 7 of 328 hybrid top sections differed, some far "
     "from the original's")
 
