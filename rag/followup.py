@@ -40,7 +40,12 @@ _MORE = re.compile(r"具体(有|是|包括)?(哪些|什么|啥)?(措施|举措|�
                    r"具体(要)?(怎么|如何|怎样)(做|办|干|推进|落实|实施|搞)")
 _ASKING = re.compile(r"多少|几|哪|什么|何时|如何|怎么|怎样|啥")
 _PRONOUN = re.compile(r"^(那么?)?(它们|它|这个|这项|这些|该项|该|其|此)")
-_LABEL = re.compile(r"「(第([零〇一二两三四五六七八九十百]+)章(?:\s*第([零〇一二两三四五六七八九十百]+)节)?[^」]*)」")
+# a source label in an earlier answer: 「第十三章 第五节 …」 as this assistant writes it, or bare
+# (来源：第十三章 第五节 …) as a pasted or hand-written history may
+_LABEL = re.compile(r"(第([零〇一二两三四五六七八九十百]+)章(?:\s*第([零〇一二两三四五六七八九十百]+)节)?[^」\n]*)")
+# the question points back at what the assistant said (你说的那七大工程 / 刚才提到的…)
+_BACKREF = re.compile(r"你(?:刚才|刚刚|前面|上面)?(?:说|讲|提)(?:的|到的|过的)|"
+                      r"(?:刚才|刚刚|前面)(?:说|讲|提)(?:的|到的|过的)")
 _QUESTION_WORDS = frozenset("哪些 什么 多少 怎么 怎样 如何 要求 措施 举措 方面 哪些方面 其他 别的 做法 内容 目标 达到 提到 "
                             "还有 具体 呢".split())
 
@@ -102,7 +107,7 @@ def is_followup(question: str, history) -> bool:
     if not _user_turns(history):
         return False
     q = question.strip()
-    if _SECTION_REF.search(q) or _CHAPTER_REF.search(q):
+    if _SECTION_REF.search(q) or _CHAPTER_REF.search(q) or _BACKREF.search(q):
         return True
     own = topic_terms(q)
     if _PRONOUN.match(q):
@@ -137,6 +142,9 @@ def rewrite_followup(question: str, history) -> Rewrite:
         body = _SECTION_REF.sub("", q).lstrip("还又那")
         return Rewrite(f"{label}：{body}", chapter=cited[0] if len(sections) == 1 else None,
                        rewritten=True, more=sections, shown=_last_answer(history))
+    if _BACKREF.search(q) and cited is not None:  # what the last answer said: its sections first
+        body = _BACKREF.sub("", q).lstrip("那这个些")
+        return Rewrite(body, rewritten=True, prefer=tuple(c[:2] for c in _cited(history)))
     if _SECTION_REF.search(q) and cited is not None:
         body = _SECTION_REF.sub("", q).lstrip("还又")
         return Rewrite(f"{cited[2]}{body}", chapter=cited[0], section=cited[:2], rewritten=True)

@@ -58,3 +58,26 @@ def test_the_first_citation_leaves_the_top_section_only_by_a_margin(real_pipelin
     rivals = [x for x in cands if x.hit.key == top and best.score - x.score < LEAD_MARGIN
               and answerer.scorer.in_scope(query.standalone, x.unit, x.hit)]
     assert not rivals, (question, first, top)
+
+
+def test_bare_source_labels_and_back_references_in_a_pasted_history():
+    # a history written by hand or pasted from elsewhere names its sources without 「」
+    history = [{"role": "user", "content": "中医药那块呢？"},
+               {"role": "assistant", "content": "规划提出推进中医药强省建设，深入实施七大工程。"
+                                                "\n来源：第十三章 第五节 建设体育山西健康山西幸福山西"}]
+    r = rewrite_followup("具体有哪些措施？", history)
+    assert r.more == ((13, 5),)
+    # 你说的那七大工程: what the last answer said, its sections ranked first
+    r = rewrite_followup("你说的那七大工程具体是哪些？", history)
+    assert r.rewritten and r.standalone == "七大工程具体是哪些？" and r.prefer == ((13, 5),)
+    assert not is_followup("你说的那七大工程具体是哪些？", None)
+
+
+@pytest.mark.slow
+def test_a_back_reference_is_answered_from_the_last_answers_section(real_pipeline):
+    history = [{"role": "user", "content": "中医药那块呢？"},
+               {"role": "assistant", "content": "规划提出推进中医药强省建设，深入实施七大工程。"
+                                                "\n来源：第十三章 第五节 建设体育山西健康山西幸福山西"}]
+    a = real_pipeline.ask("你说的那七大工程具体是哪些？", history=history)
+    assert not a.refused and a.citations[0].key[1:] == (13, 5)
+    assert "中药工业现代化" in a.direct
