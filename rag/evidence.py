@@ -156,6 +156,13 @@ def is_announcement(text: str) -> bool:
     return announces(text) or (len(text) >= TITLE_MIN and not _PUNCTUATED.search(text))
 
 
+def is_heading(unit: Chunk) -> bool:
+    """Whether a sentence unit is its chapter's or section's heading line (第三章 …), which
+    names a subject and says nothing of it."""
+    text = " ".join(unit.text.split())
+    return any(text == " ".join(part.split()) for part in unit.heading_path.split(" > "))
+
+
 def announces(text: str) -> bool:
     """A sentence that announces what follows (its time frame frames what follows)."""
     return bool(_ANNOUNCES.search(text.strip()))

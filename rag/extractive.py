@@ -23,7 +23,7 @@ from rag.answering import Answer, Answerer, Query, _join
 from rag.citations import Citation, cite
 from rag.direct import (BROAD, MAX_POINT, OTHER, VALUE, DirectAnswer, Piece, fits_kind,
                         question_kind, verbatim)
-from rag.evidence import Scored, is_announcement, periods
+from rag.evidence import Scored, is_announcement, is_heading, periods
 from rag.target_match import match_targets, time_text, value_text
 from rag.targets import targets_of
 
@@ -81,7 +81,8 @@ class ExtractiveAnswerer(Answerer):
     def candidates(query: Query) -> list[Scored]:
         """The scored sentences minus announcing ones (…要努力实现以下主要目标:), which say
         nothing on their own: the sentences they introduce compete on their own scores."""
-        return [x for x in query.scored if not is_announcement(x.unit.text)]
+        return [x for x in query.scored
+                if not is_announcement(x.unit.text) and not is_heading(x.unit)]
 
     def select(self, query: Query, kind: str = OTHER) -> list[Scored]:
         """1–4 sentences: the best one, plus near-best ones from at most two sections (a
@@ -190,6 +191,7 @@ class ExtractiveAnswerer(Answerer):
                 points = [self.scorer.paragraph(u)[:2] for u in leads if fresh(u)]
             else:
                 points = [[u] for u in units if fresh(u) and not is_announcement(u.text)
+                          and not is_heading(u)
                           and len(u.text.strip()) > 8]
             sections.append([[by_id.get(u.id) or Scored(u, hit, 0.0, 0.0, 0.0) for u in point]
                              for point in points])

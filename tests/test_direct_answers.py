@@ -130,6 +130,18 @@ def test_titles_and_headings_are_never_an_answer():
     assert not is_announcement("合理控制煤炭开发规模,原煤产量稳定在10亿吨左右。")
 
 
+def test_heading_lines_are_never_quoted_as_the_answer(real_pipeline):
+    from rag.evidence import is_heading
+
+    a = real_pipeline.ask("“六新”指的是什么？")
+    assert not a.refused
+    units = real_pipeline.answerer.scorer.sentences
+    for c in a.citations:
+        assert not any(is_heading(u) and " ".join(u.text.split()) in " ".join(c.quote.split())
+                       for u in units[c.key]), c.quote
+    assert not a.direct.startswith("第三章")
+
+
 def test_fused_rankings_keep_both_tops():
     from rag.answering import fuse_rankings
     from rag.chunking import Chunk

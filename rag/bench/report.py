@@ -49,7 +49,7 @@ def targets(res: dict) -> list[dict]:
     for mode in MODES:
         rows.append(_row(f"检索 p50（{mode}）", _get(s1, "query", "retrieval", mode, "p50_ms"), "ms", 50.0))
         rows.append(_row(f"检索 p95（{mode}）", _get(s1, "query", "retrieval", mode, "p95_ms"), "ms", 100.0))
-    rows.append(_row("抽取式回答 p95", _get(s1, "query", "answer", "p95_ms"), "ms", 250.0))
+    rows.append(_row("抽取式回答 p95", _get(s1, "query", "answer", "p95_ms"), "ms", 150.0))
     rows.append(_row("服务进程峰值 RSS（VmHWM）", _get(res, "serving", "VmHWM"), "MB", 1536.0))
     g = res.get("growth", {})
     for q in ("p50", "p95"):
