@@ -65,7 +65,7 @@ def fits_kind(kind: str, text: str) -> int:
     return 0
 
 
-_ASKS = re.compile(r"多少|几|哪|什么|何时|如何|怎么|怎样|是否|吗|啥|谁")
+_ASKS = re.compile(r"多少|几|哪|什么|何时|如何|怎么|怎样|是否|吗|啥|谁|多[大高长远宽深重久]")
 _PART_SEP = re.compile(r"[、，,；;？?]|以及|并且|同时|另外|还有")
 
 
