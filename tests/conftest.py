@@ -19,6 +19,22 @@ DATA = Path(__file__).parent / "data"
 REAL_CORPUS = PROJECT_ROOT / "corpus"
 
 
+def copy_tiny(root: Path) -> Path:
+    """A copy of the hand-written tiny plan as ``root/corpus``; returns that folder."""
+    corpus = Path(root) / "corpus"
+    shutil.copytree(DATA / "tiny_corpus", corpus)
+    return corpus
+
+
+def indexed_tiny(root: Path, **overrides):
+    """Settings over an indexed copy of the tiny plan under ``root`` (corpus/ and data/), and
+    the report of that first build."""
+    from rag.store import build_index
+
+    settings = load_settings(corpus_dir=copy_tiny(root), data_dir=Path(root) / "data", **overrides)
+    return settings, build_index(settings, progress=False)
+
+
 def free_port() -> int:
     """A free TCP port on 127.0.0.1 (for servers the tests start: app, Chroma, LLM)."""
     with socket.socket() as s:
@@ -37,9 +53,7 @@ def _isolated_env(monkeypatch):
 @pytest.fixture
 def tiny_corpus(tmp_path) -> Path:
     """A copy of the hand-written tiny plan (2 chapters, a TOC, a preamble) in tmp_path."""
-    dst = tmp_path / "corpus"
-    shutil.copytree(DATA / "tiny_corpus", dst)
-    return dst
+    return copy_tiny(tmp_path)
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,7 @@ import sys
 
 import pytest
 
-from rag.config import PROJECT_ROOT, load_settings
-from rag.store import build_index
+from rag.config import PROJECT_ROOT
 from tests.conftest import free_port
 from tests.plan_files import city_plan, write_docx
 from tests.test_browser import browser, wait_ready  # noqa: F401  (browser: the shared fixture)
@@ -22,14 +21,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def upload_app(tmp_path_factory):
     """`python app.py` with a password over an indexed copy of the tiny plan; yields its URL."""
-    import shutil
-
-    from tests.conftest import DATA
+    from tests.conftest import indexed_tiny
 
     root = tmp_path_factory.mktemp("upload-app")
-    shutil.copytree(DATA / "tiny_corpus", root / "corpus")
-    settings = load_settings(corpus_dir=root / "corpus", data_dir=root / "data")
-    build_index(settings, progress=False)
+    indexed_tiny(root)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     env.update(RAG_CORPUS_DIR=str(root / "corpus"), RAG_DATA_DIR=str(root / "data"),

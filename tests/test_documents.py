@@ -4,7 +4,6 @@ labels of a second document, and files that must leave everything untouched."""
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
 
@@ -14,7 +13,7 @@ from rag.documents import add_document, list_documents, remove_document
 from rag.errors import CorpusError
 from rag.retrieval import Retriever
 from rag.store import Index, build_index
-from tests.conftest import DATA
+from tests.conftest import indexed_tiny
 from tests.plan_files import city_plan, special_plan, write_docx, write_html
 
 
@@ -33,11 +32,7 @@ def settings(indexed):
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory):
     """An indexed tiny corpus for the tests that must leave it unchanged (built once)."""
-    root = tmp_path_factory.mktemp("docs")
-    shutil.copytree(DATA / "tiny_corpus", root / "corpus")
-    s = load_settings(corpus_dir=root / "corpus", data_dir=root / "data")
-    build_index(s, progress=False)
-    return s
+    return indexed_tiny(tmp_path_factory.mktemp("docs"))[0]
 
 
 def _live(settings) -> str:

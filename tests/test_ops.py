@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -19,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from rag.config import PROJECT_ROOT, load_settings
 from rag.store import build_index, current_manifest
-from tests.conftest import DATA, free_port
+from tests.conftest import copy_tiny, free_port, indexed_tiny
 from tests.test_chroma_server import chroma_server  # noqa: F401  (fixture)
 
 Q = "到2025年高新技术企业达到多少家？"
@@ -37,12 +36,6 @@ def request_lines(caplog) -> list[dict]:
             if r.name == "rag.app.requests"]
 
 
-def tiny_copy(root):
-    corpus = root / "corpus"
-    shutil.copytree(DATA / "tiny_corpus", corpus)
-    return corpus
-
-
 def change_target(corpus, new: str = "950", old: str = "800") -> None:
     """Edit the tiny plan: the 高新技术企业 target becomes ``new`` (a different corpus hash)."""
     plan = corpus / "tiny-plan.txt"
@@ -52,10 +45,7 @@ def change_target(corpus, new: str = "950", old: str = "800") -> None:
 
 @pytest.fixture(scope="module")
 def tiny_settings(tmp_path_factory):
-    root = tmp_path_factory.mktemp("ops")
-    settings = load_settings(corpus_dir=tiny_copy(root), data_dir=root / "data", index_poll=0)
-    build_index(settings, progress=False)
-    return settings
+    return indexed_tiny(tmp_path_factory.mktemp("ops"), index_poll=0)[0]
 
 
 def test_metrics_log_and_usage_count_each_request(tiny_settings, caplog):
@@ -157,7 +147,7 @@ def test_new_build_is_picked_up_without_restart(tmp_path, caplog):
 
     from rag.ui import build_app, launch
 
-    corpus = tiny_copy(tmp_path)
+    corpus = copy_tiny(tmp_path)
     settings = load_settings(corpus_dir=corpus, data_dir=tmp_path / "data", app_port=free_port())
     build_index(settings, progress=False)
     demo, app = build_app(settings)
@@ -223,7 +213,7 @@ def test_new_build_is_picked_up_without_restart(tmp_path, caplog):
 def test_switch_with_chroma_server(chroma_server, tmp_path):  # noqa: F811
     from rag.ui.backend import Backend
 
-    corpus = tiny_copy(tmp_path)
+    corpus = copy_tiny(tmp_path)
     settings = load_settings(corpus_dir=corpus, data_dir=tmp_path / "data", index_poll=0,
                              chroma_host="127.0.0.1", chroma_port=chroma_server, usage_log=False)
     build_index(settings, progress=False)
@@ -247,7 +237,7 @@ def test_old_build_is_released_after_a_switch(tmp_path):
 
     from rag.ui.backend import Backend
 
-    corpus = tiny_copy(tmp_path)
+    corpus = copy_tiny(tmp_path)
     settings = load_settings(corpus_dir=corpus, data_dir=tmp_path / "data", index_poll=0,
                              usage_log=False)
     build_index(settings, progress=False)

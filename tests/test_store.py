@@ -21,16 +21,13 @@ from rag.errors import IndexError_, IndexMismatchError
 from rag.locking import writer_lock
 from rag.retrieval import Retriever
 from rag.store import Index, build_index, current_manifest, new_build_id
-from tests.conftest import DATA, PROJECT_ROOT, REAL_CORPUS
+from tests.conftest import PROJECT_ROOT, REAL_CORPUS, indexed_tiny
 
 
 @pytest.fixture(scope="module")
 def built_tiny(tmp_path_factory):
     """The tiny plan indexed once for this module: (corpus dir, data dir, first BuildReport)."""
-    root = tmp_path_factory.mktemp("tiny-built")
-    shutil.copytree(DATA / "tiny_corpus", root / "corpus")
-    settings = load_settings(corpus_dir=root / "corpus", data_dir=root / "data")
-    return settings, build_index(settings, progress=False)
+    return indexed_tiny(tmp_path_factory.mktemp("tiny-built"))
 
 
 @pytest.fixture

@@ -6,18 +6,16 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import shutil
 
 import pytest
 
 from rag.cli import main
-from rag.config import load_settings
 from rag.corpus import Section, load_corpus
 from rag.evaluation.targets_score import GOLD, evaluate, load_gold, score
 from rag.target_match import answer_text, direct_answer, is_quantity_question, match_targets
 from rag.targets import KINDS, extract_section, extract_targets, load_targets, targets_of
 from rag.targets_view import filter_targets
-from tests.conftest import DATA, REAL_CORPUS
+from tests.conftest import REAL_CORPUS, indexed_tiny
 
 
 @pytest.fixture(scope="module")
@@ -209,11 +207,9 @@ def test_cli_bad_arguments_are_one_line_errors(tmp_path, capsys):
 
 
 def test_build_writes_targets_and_index_reads_them(tmp_path):
-    from rag.store import Index, build_index
+    from rag.store import Index
 
-    shutil.copytree(DATA / "tiny_corpus", tmp_path / "corpus")
-    settings = load_settings(corpus_dir=tmp_path / "corpus", data_dir=tmp_path / "data")
-    report = build_index(settings, progress=False)
+    settings, report = indexed_tiny(tmp_path)
     stored = load_targets(settings.index_dir)
     assert report.counts["targets"] == len(stored) > 0
     assert [t.to_json() for t in stored] == [
