@@ -30,8 +30,9 @@ from rag.targets import targets_of
 MORE_POINTS = 6  # points given for 具体有哪些措施 / 这一节还说了什么
 VALUE_SEARCH = 30  # scored sentences searched for a value about the topic (set by judgement)
 # score lead another section's sentence needs over the top section's to be cited first;
-# chosen by 5-fold CV on dev.jsonl: fold choices 0.01-0.015, first cited section gold OOF 0.846
-# vs 0.840 with no margin (in-sample 0.849); see ExtractiveAnswerer.lead
+# chosen by 5-fold CV on dev.jsonl (python -m rag.evaluation.lead_margin): fold choices
+# 0.015-0.02, first cited section gold of the answered questions 0.848 out-of-fold vs 0.833 with
+# no margin (in-sample 0.851); see ExtractiveAnswerer.lead
 LEAD_MARGIN = 0.015
 PART_ABSENT = "规划原文中未找到这一问的内容。"
 MARKER_RE = re.compile(r"\[(\d+)\]")
