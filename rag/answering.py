@@ -226,14 +226,16 @@ class Answerer(ABC):
 
 def fuse_rankings(first: list[Hit], second: list[Hit], k: int) -> list[Hit]:
     """Two section rankings fused by reciprocal rank (1/(k+rank) summed), as many sections as
-    the first; each section keeps its hit from the first ranking when it has one."""
+    the first; each section keeps its hit from the first ranking when it has one, and a tie
+    goes to the first ranking's order."""
     score: dict = {}
     by_key: dict = {}
-    for ranking in (second, first):
+    for ranking in (first, second):
         for h in ranking:
             score[h.key] = score.get(h.key, 0.0) + 1.0 / (k + h.rank)
-            by_key[h.key] = h
-    order = sorted(score, key=lambda key: -score[key])[:len(first)]
+            by_key.setdefault(h.key, h)
+    own = {h.key: h.rank for h in first}  # ties: the first ranking's order
+    order = sorted(score, key=lambda key: (-score[key], own.get(key, len(first) + 1)))[:len(first)]
     return [replace(by_key[key], rank=i) for i, key in enumerate(order, start=1)]
 
 

@@ -65,7 +65,7 @@ def fits_kind(kind: str, text: str) -> int:
     return 0
 
 
-_ASKS = re.compile(r"多少|几|哪|什么|何时|如何|怎么|怎样|是否|吗|啥|谁|多[大高长远宽深重久]")
+_ASKS = re.compile(r"多少|几|哪|什么|何时|如何|怎么|怎样|是否|吗|啥|谁|(?<![很许诸众较好])多[大高长远宽深久](?![的家])")
 _PART_SEP = re.compile(r"[、，,；;？?]|以及|并且|同时|另外|还有")
 
 
@@ -93,25 +93,40 @@ def split_respectively(question: str) -> list[str]:
     lo = c
     while lo > 0 and head[slice(*toks[lo - 1])] not in _STOP | _PREP:
         lo -= 1
+    frame = _TIME.match(head, toks[lo][0])  # a time frame in front (到2025年粮食和蔬菜…)
+    if frame and frame.end() > toks[lo][0]:  # belongs to every conjunct
+        while lo < c and toks[lo][0] < frame.end():
+            lo += 1
     hi = c
     while hi + 1 < len(toks) and head[slice(*toks[hi + 1])] not in _STOP:
         hi += 1
     start, end = toks[lo][0], toks[hi][1]
     span = head[start:end]
-    tail = _CONJ_TAIL.search(span).group(0)
-    span = span[:len(span) - len(tail)]
-    pieces = [span[a:b] for a, b in token_spans(span)]
-    conjuncts, cur = [], ""
-    for piece in pieces:
-        if piece in _CONJ:
-            conjuncts.append(cur)
-            cur = ""
+    groups: list[list[str]] = [[]]  # the conjuncts, as jieba tokens
+    for a, b in token_spans(span):
+        if span[a:b] in _CONJ:
+            groups.append([])
         else:
-            cur += piece
-    conjuncts.append(cur)
-    conjuncts = [x.strip() for x in conjuncts]
+            groups[-1].append(span[a:b])
+    # a trailing 方面/上 of the last conjunct (…两方面分别) is the question's, not the conjunct's,
+    # unless the other conjuncts end with it too (经济方面和社会方面); cut at a token boundary only
+    tail = _CONJ_TAIL.search(span).group(0)
+    if tail and "".join(groups[-1]).endswith(tail) and not any(
+            "".join(g).endswith(tail) for g in groups[:-1]):
+        last = "".join(groups[-1])[:-len(tail)]
+        if last not in {"".join(groups[-1][:i]) for i in range(len(groups[-1]))}:
+            tail = ""  # 重点项目: 项 is inside a word
+        else:
+            groups[-1] = [last] if last else []
+    else:
+        tail = ""
+    conjuncts = ["".join(g).strip() for g in groups]
     if len(conjuncts) < 2 or any(len(x) < 2 for x in conjuncts):
         return [question]
+    # a bare one-word modifier shares the last conjunct's head noun (粮食和蔬菜产量 → 粮食产量)
+    shared = "".join(groups[-1][1:]) if len(groups[-1]) > 1 else ""
+    conjuncts = [x + shared if len(g) == 1 and len(x) <= 2 and i < len(groups) - 1 else x
+                 for i, (x, g) in enumerate(zip(conjuncts, groups))]
     post = re.sub(r"^(?:这|那)?(?:两|三|四|几)个?", "", tail) + head[end:] \
         + question[at + len(_RESPECTIVELY):]
     return [question[:start] + x + post for x in conjuncts]
@@ -121,9 +136,13 @@ def split_parts(question: str) -> list[str]:
     """The sub-questions of a multi-part question (「2020年粮食产量是多少、“十四五”末要达到
     多少」 → two; 「A和B分别…」 → one per conjunct), split where both sides ask something;
     one part when it asks one thing."""
-    respectively = split_respectively(question.strip())
-    if len(respectively) > 1:
-        return respectively
+    parts = _split_asking(question)
+    out = [x for part in parts for x in split_respectively(part.strip())]
+    return out if len(out) > 1 else [question]
+
+
+def _split_asking(question: str) -> list[str]:
+    """A question split at its punctuation and conjunctions where both sides ask something."""
     body = question.strip().rstrip("？?。")
     pieces, start = [], 0
     for m in _PART_SEP.finditer(body):

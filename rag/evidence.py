@@ -31,14 +31,14 @@ from rag.store import Index
 from rag.wordseg import tokenize
 
 # A question asking for an amount / a time, and the unit it wants (longest first).
-ASKS_NUMBER = re.compile(r"多少|(?<!哪)几[个项家座所年岁张套条种批倍]|百分之几|第几|多[大高长远宽深重](?![的家])")
+ASKS_NUMBER = re.compile(r"多少|(?<!哪)几[个项家座所年岁张套条种批倍]|百分之几|第几|(?<![很许诸众较好])多[大高长远宽深](?![的家])")
 ASKS_TIME = re.compile(r"哪一年|哪年|什么时候|何时|哪一天|哪天|几月|几号|日期|什么日子")
 # 几 that asks nothing: 这几年/前几年/近几年/好几个/十几个 (a few), and any 几 in a yes/no
 # question (「能少跑几个部门吗」「是不是要多上几年班」: can I…, not how many)
 _VAGUE_JI = re.compile(r"(?:这|那|前|近|头|过去|最近|好|十|数)几")
 _YES_NO = re.compile(r"[吗么嘛][？?。！!\s]*$|是不是|是否|有没有|能不能|会不会|要不要|可不可以|没有[？?。\s]*$")
 # an ordinal answers 第几: 第三, 三号, a quoted numbered period (“八五”), 首个
-_ORDINAL = re.compile(r"第[0-9一二三四五六七八九十百]+|[0-9一二三四五六七八九十]+号|“[一二三四五六七八九十]+五”|首[个批次家位]")
+_ORDINAL = re.compile(r"第[0-9一二三四五六七八九十百]+|[0-9一二三四五六七八九十]+号|“[一二三四五六七八九]五”|首[个批次家位]")
 
 
 def asks_number(question: str) -> bool:
@@ -144,7 +144,7 @@ def is_statement(text: str) -> bool:
 _ANNOUNCES = re.compile(r"(以下|如下)[^，,。；;]{0,16}[。:：]$|[:：]$")
 
 
-_PUNCTUATED = re.compile(r"[，,。；;！？!?：:、]")
+_PUNCTUATED = re.compile(r"[，,。；;！？!?：:、]|\.(?!\d)")
 TITLE_MIN = 13  # characters; a longer line with no punctuation at all is a title or heading
 
 

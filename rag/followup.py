@@ -42,7 +42,9 @@ _ASKING = re.compile(r"多少|几|哪|什么|何时|如何|怎么|怎样|啥")
 _PRONOUN = re.compile(r"^(那么?)?(它们|它|这个|这项|这些|该项|该|其|此)")
 # a source label in an earlier answer: 「第十三章 第五节 …」 as this assistant writes it, or bare
 # (来源：第十三章 第五节 …) as a pasted or hand-written history may
-_LABEL = re.compile(r"(第([零〇一二两三四五六七八九十百]+)章(?:\s*第([零〇一二两三四五六七八九十百]+)节)?[^」\n]*)")
+_N = "[零〇一二两三四五六七八九十百]+"
+_LABEL = re.compile(rf"「(第({_N})章(?:\s*第({_N})节)?[^」]*)」|"
+                    rf"(?:(?m:^)|来源[:：]|[；;])\s*(?:\[\d+\]\s*)?(第({_N})章(?:\s*第({_N})节)?[^」\n；;，,。]*)")
 # the question points back at what the assistant said (你说的那七大工程 / 刚才提到的…)
 _BACKREF = re.compile(r"你(?:刚才|刚刚|前面|上面)?(?:说|讲|提)(?:的|到的|过的)|"
                       r"(?:刚才|刚刚|前面)(?:说|讲|提)(?:的|到的|过的)")
@@ -79,8 +81,9 @@ def _cited(history) -> list[tuple[int, int, str]]:
     """(chapter, section, label) of every source listed in the last assistant answer, in order."""
     out = []
     for m in _LABEL.finditer(_last_answer(history)):
+        label, ch, sec = m.group(1, 2, 3) if m.group(1) else m.group(4, 5, 6)
         try:
-            key = (cn_to_int(m.group(2)), cn_to_int(m.group(3)) if m.group(3) else 0, m.group(1))
+            key = (cn_to_int(ch), cn_to_int(sec) if sec else 0, label.strip())
         except ValueError:
             continue
         if key[:2] not in [k[:2] for k in out]:
@@ -143,7 +146,9 @@ def rewrite_followup(question: str, history) -> Rewrite:
         return Rewrite(f"{label}：{body}", chapter=cited[0] if len(sections) == 1 else None,
                        rewritten=True, more=sections, shown=_last_answer(history))
     if _BACKREF.search(q) and cited is not None:  # what the last answer said: its sections first
-        body = _BACKREF.sub("", q).lstrip("那这个些")
+        body = re.sub(r"^(?:那|这)(?:个|些)?", "", _BACKREF.sub("", q, count=1))
+        if not topic_words(body) and topic:  # 刚才提到的有哪些: the earlier topic
+            body = f"关于{topic}：{body}"
         return Rewrite(body, rewritten=True, prefer=tuple(c[:2] for c in _cited(history)))
     if _SECTION_REF.search(q) and cited is not None:
         body = _SECTION_REF.sub("", q).lstrip("还又")

@@ -71,6 +71,19 @@ def test_bare_source_labels_and_back_references_in_a_pasted_history():
     r = rewrite_followup("你说的那七大工程具体是哪些？", history)
     assert r.rewritten and r.standalone == "七大工程具体是哪些？" and r.prefer == ((13, 5),)
     assert not is_followup("你说的那七大工程具体是哪些？", None)
+    # 这些个体工商户: only the 这些 goes, not the 个 of 个体
+    r = rewrite_followup("刚才提到的这些个体工商户有哪些扶持？", history)
+    assert r.standalone == "个体工商户有哪些扶持？"
+
+
+def test_source_labels_are_read_from_the_source_list_not_from_the_answer_text():
+    from rag.followup import _cited
+
+    said = [{"role": "assistant", "content": "根据规划第三章的部署，要推进太原都市区建设[1]。\n\n"
+                                             "来源：\n[1] 「第十三章 第五节 建设体育山西」"}]
+    assert [c[:2] for c in _cited(said)] == [(13, 5)]
+    two = [{"role": "assistant", "content": "……。\n来源：第十三章 第五节 甲；第十四章 第二节 乙"}]
+    assert [c[:2] for c in _cited(two)] == [(13, 5), (14, 2)]
 
 
 @pytest.mark.slow

@@ -99,6 +99,13 @@ def test_multi_part_question_answers_each_part_with_its_own_citation(real_pipeli
      ["到十四五末，从业人员持证率要达到多少？", "到十四五末，全社会劳动力持证率要达到多少？"]),
     ("规划执行得好不好，谁来检查、什么时候评估？", ["规划执行得好不好，谁来检查", "什么时候评估"]),
     ("“两带两屏”分别指什么？", ["“两带两屏”分别指什么？"]),
+    # split at the punctuation first, then each piece by its conjuncts
+    ("煤炭和电力分别是多少、钢铁要达到多少", ["煤炭是多少", "电力是多少", "钢铁要达到多少"]),
+    # a time frame in front belongs to every conjunct; a bare modifier shares the head noun
+    ("到2025年粮食和蔬菜产量分别是多少", ["到2025年粮食产量是多少", "到2025年蔬菜产量是多少"]),
+    # a tail the conjuncts share stays theirs; a 项 inside 事项 is no tail
+    ("经济方面和社会方面分别有什么要求", ["经济方面有什么要求", "社会方面有什么要求"]),
+    ("重点项目和重大事项分别是什么", ["重点项目是什么", "重大事项是什么"]),
     ("两者分别指什么？", ["两者分别指什么？"]),
 ])
 def test_respectively_and_who_questions_split_into_parts(question, parts):
@@ -115,9 +122,12 @@ def test_vague_ji_and_ordinals_are_read_from_the_question():
         assert question_kind(q) != VALUE, q
     for q in ("要建几个基地", "5G基站建多少", "第几个五年普法规划", "基地要建多大面积", "几个部门负责？"):
         assert asks_number(q), q
+    for q in ("诸多重大项目有哪些", "很多大学怎么布局"):  # 多大 inside 很多大学 asks nothing
+        assert not asks_number(q) and question_kind(q) != VALUE, q
     # 第几 is answered by an ordinal, not by any number
     assert holds_answer_type("要制定实施第几个五年普法规划", "制定并实施“八五”普法规划")
     assert not holds_answer_type("要制定实施第几个五年普法规划", "完成3个规划")
+    assert not holds_answer_type("第几个五年普法规划", "“十四五”时期,完成普法规划")  # a period name
     assert question_kind("成文日期是哪天？") == VALUE
 
 
@@ -156,6 +166,9 @@ def test_fused_rankings_keep_both_tops():
     fused = fuse_rankings(part, whole, k=10)
     assert [h.section for h in fused] == [2, 1, 4]  # in both lists beats one top
     assert [h.rank for h in fused] == [1, 2, 3]
+    # a tie goes to the part's own order: its top section stays first
+    apart = fuse_rankings([hit(1, 1), hit(2, 2)], [hit(7, 1), hit(8, 2)], k=10)
+    assert [h.section for h in apart] == [1, 7]
 
 
 def test_ordinal_question_is_answered_with_the_ordinal(real_pipeline):

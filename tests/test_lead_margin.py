@@ -19,3 +19,7 @@ def test_out_of_fold_margins_are_chosen_without_the_scored_rows():
     cv = cross_validate(rows, folds=5)
     assert len(cv["margins"]) == 5 and all(0.01 < m <= 0.05 for m in cv["margins"])
     assert cv["first_cited_gold_oof"] == 1.0 and cv["in_sample_best"] == 0.015
+
+
+def test_no_answered_question_is_no_crash():
+    assert cross_validate([], folds=5)["first_cited_gold_oof"] == 0.0

@@ -74,7 +74,7 @@ def cross_validate(rows: list[dict], folds: int = 5, seed: int = 0) -> dict:
         m = max(GRID, key=lambda m: (first_gold(train, m), -m))
         chosen.append(m)
         hits += sum(first_gold([rows[i]], m) for i in test)
-    return {"folds": folds, "margins": chosen, "first_cited_gold_oof": round(hits / len(rows), 4),
+    return {"folds": folds, "margins": chosen, "first_cited_gold_oof": round(hits / max(1, len(rows)), 4),
             "in_sample_best": max(GRID, key=lambda m: (first_gold(rows, m), -m))}
 
 
