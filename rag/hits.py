@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from rag.bridge import Expansion
 from rag.chunking import Chunk
-from rag.corpus import SectionRef
 
 SectionKey = tuple[str, int, int]  # (doc_id, chapter, section)
 
@@ -38,6 +37,11 @@ def clean_question(text: str, max_chars: int) -> tuple[str, bool]:
     return kept[:max_chars], cut or len(kept) > max_chars
 
 
+def _of_chunk(name: str) -> property:
+    """A read-only attribute of a Hit that is its chunk's attribute ``name``."""
+    return property(lambda self: getattr(self.chunk, name), doc=f"The chunk's {name}.")
+
+
 @dataclass(frozen=True)
 class Hit:
     """One retrieved section, represented by its best chunk, with everything a citation needs."""
@@ -46,41 +50,16 @@ class Hit:
     score: float  # fused score (RRF) in hybrid mode; cosine or BM25 score otherwise
     rank: int  # 1-based
 
-    @property
-    def doc_id(self) -> str:
-        return self.chunk.doc_id
-
-    @property
-    def chapter(self) -> int:
-        return self.chunk.chapter
-
-    @property
-    def chapter_title(self) -> str:
-        return self.chunk.chapter_title
-
-    @property
-    def section(self) -> int:
-        return self.chunk.section
-
-    @property
-    def section_title(self) -> str:
-        return self.chunk.section_title
-
-    @property
-    def text(self) -> str:
-        return self.chunk.text
-
-    @property
-    def span(self) -> tuple[int, int]:
-        return self.chunk.span
-
-    @property
-    def key(self) -> SectionKey:
-        return self.chunk.key
-
-    @property
-    def ref(self) -> SectionRef:
-        return self.chunk.ref
+    # what a citation needs, read from the chunk
+    doc_id = _of_chunk("doc_id")
+    chapter = _of_chunk("chapter")
+    chapter_title = _of_chunk("chapter_title")
+    section = _of_chunk("section")
+    section_title = _of_chunk("section_title")
+    text = _of_chunk("text")
+    span = _of_chunk("span")
+    key = _of_chunk("key")  # SectionKey
+    ref = _of_chunk("ref")  # rag.corpus.SectionRef
 
     @property
     def label(self) -> str:

@@ -54,27 +54,30 @@ _LATIN = re.compile(r"[0-9]*[A-Za-z][A-Za-z0-9.]*[A-Za-z0-9]|[0-9]+[A-Za-z]")
 
 
 @lru_cache(maxsize=4096)
-def verbs(text: str) -> tuple[str, ...]:
-    """The verbs of two or more characters in a text (jieba POS v), without stop words."""
+def _tagged(text: str) -> tuple[tuple[str, str], ...]:
+    """jieba's (word, POS tag) pairs of a text, Latin-digit strings blanked out (one tagging
+    pass per question serves content_words and verbs)."""
     import jieba.posseg as pseg
 
     _jieba()
-    return tuple(dict.fromkeys(p.word for p in pseg.lcut(text) if p.flag == "v"
-                               and len(p.word) > 1 and p.word not in STOPWORDS))
+    return tuple((p.word, p.flag) for p in pseg.lcut(_LATIN.sub(" ", text)))
+
+
+def verbs(text: str) -> tuple[str, ...]:
+    """The verbs of two or more characters in a text (jieba POS v), without stop words."""
+    return tuple(dict.fromkeys(w for w, flag in _tagged(text) if flag == "v"
+                               and len(w) > 1 and w not in STOPWORDS))
 
 
 @lru_cache(maxsize=4096)
 def content_words(text: str) -> tuple[str, ...]:
     """The topic-bearing words of a question (jieba POS: nouns, abbreviations, idioms, Latin
     strings such as 5G), lower-cased, without stop words; in order, each once."""
-    import jieba.posseg as pseg
-
-    _jieba()
     # Latin-digit strings (5G, PM2.5) whole: the tagger splits them into a number and a letter
     latin = [m.group(0).lower() for m in _LATIN.finditer(text)]
     out: list[str] = list(dict.fromkeys(latin))
-    for pair in pseg.lcut(_LATIN.sub(" ", text)):
-        word, flag = pair.word.strip().lower(), pair.flag
+    for word, flag in _tagged(text):
+        word = word.strip().lower()
         if not word or _PUNCT.match(word) or word in STOPWORDS or word in out:
             continue
         if flag.startswith(_TOPIC_TAGS):
