@@ -106,7 +106,7 @@ class ExtractiveAnswerer(Answerer):
             framed = [x for x in scored if self.scorer.inherits_frame(x.unit, asked)]
             cand = max(framed, key=lambda x: (self._cover(topic, x), x.score), default=None)
             if cand is not None and self._cover(topic, cand) >= max(self._cover(topic, topical), 0.25) \
-                    and self.scorer.in_scope(query.standalone, cand.unit, cand.hit):
+                    and self.in_scope(query.standalone, cand):
                 topical = cand
                 if kind == BROAD:  # the framed content leads the points
                     rest = [x for x in self._broad(scored, best) if x is not cand]
@@ -122,7 +122,7 @@ class ExtractiveAnswerer(Answerer):
             # no picked sentence states a value about the topic: the best-scored in-scope one
             # that does joins (「原煤产量稳定在10亿吨左右」 for 山西一年挖多少煤)
             valued = next((x for x in scored[:VALUE_SEARCH]
-                           if self._in_scope(query.standalone, x)
+                           if self.in_scope(query.standalone, x)
                            and self.states_value(query.standalone, topic, x)), None)
             if valued is not None:
                 picked.append(valued)
@@ -145,14 +145,16 @@ class ExtractiveAnswerer(Answerer):
             picked.append(x)
         return picked
 
-    def _in_scope(self, question: str, x: Scored) -> bool:
+    def in_scope(self, question: str, x: Scored) -> bool:
         """Whether a sentence can answer: the asked value type, time frame and years."""
         return x.in_scope or self.scorer.in_scope(question, x.unit, x.hit)
 
-    def states_value(self, question: str, topic: list[str], x: Scored) -> bool:
+    def states_value(self, question: str, topic: list[str], x: Scored,
+                     cut: str | None = None) -> bool:
         """Whether a sentence has a clause holding the asked value that names the topic (a
-        short sentence read with the one before it)."""
-        cut = DirectAnswer(self.scorer.idf).cut(question, VALUE, x.unit.text)
+        short sentence read with the one before it); ``cut``: its value clause, if known."""
+        if cut is None:
+            cut = DirectAnswer(self.scorer.idf).cut(question, VALUE, x.unit.text)
         if not cut:
             return False
         text = self.scorer.with_context(x.unit) if cut == x.unit.text.strip() else cut
@@ -168,8 +170,7 @@ class ExtractiveAnswerer(Answerer):
         for x in scored:
             if best.score - x.score >= LEAD_MARGIN:
                 break
-            if x.hit.key == top and (x.in_scope or self.scorer.in_scope(
-                    query.standalone, x.unit, x.hit)):
+            if x.hit.key == top and self.in_scope(query.standalone, x):
                 return x
         return best
 
@@ -320,7 +321,7 @@ class ExtractiveAnswerer(Answerer):
             lead = max(picked[:2], key=lambda x: (self._cover(topic, x),  # the topical one
                                                   fits_kind(kind, x.unit.text)))
             for x in [lead] + [y for y in picked if y is not lead]:
-                if kind == VALUE and not self._in_scope(question, x):
+                if kind == VALUE and not self.in_scope(question, x):
                     continue  # a value of another time frame (a 十三五 result for a target) is no answer
                 text = maker.cut(question, kind, x.unit.text)
                 if text and self.scorer.is_lead(x.unit) and kind != VALUE:
@@ -331,7 +332,7 @@ class ExtractiveAnswerer(Answerer):
                         text = f"{text.rstrip('。；;')}：{more}"
                 # a value that names none of the topic (「3条特高压通道」 for 挖多少煤) is no
                 # answer: a later sentence's value that does (「原煤产量稳定在10亿吨左右」) is
-                if text and (kind != VALUE or not topic or self.states_value(question, topic, x)):
+                if text and (kind != VALUE or not topic or self.states_value(question, topic, x, text)):
                     pieces = [Piece(text, number[x.unit.id])]
                     break
             if not pieces:  # no sentence holds the asked value: the best one says what there is

@@ -47,8 +47,8 @@ def collect(pipeline: Pipeline, questions) -> list[dict]:
         typed = [x for x in cands[:answerer.settings.scope_top] if x.in_scope]
         best = typed[0] if typed else cands[0]
         top = query.hits[0].key
-        in_top = next((x for x in cands if x.hit.key == top and (
-            x.in_scope or answerer.scorer.in_scope(query.standalone, x.unit, x.hit))), None)
+        in_top = next((x for x in cands if x.hit.key == top
+                       and answerer.in_scope(query.standalone, x)), None)
         gold = set(q.gold)
         rows.append({"id": q.id, "best_gold": best.hit.key in gold, "top_gold": top in gold,
                      "same": best.hit.key == top,
