@@ -186,9 +186,11 @@ class Answerer(ABC):
         parts: tuple[Query, ...] = ()
         pieces = split_parts(standalone) if split and not r.more and not focus else [standalone]
         if len(pieces) > 1:
-            parts = tuple(self.prepare(p, chapter=chapter, doc_id=doc_id, split=False,
-                                       context=tuple(hits))
-                          for p in _with_topic(pieces))
+            # each part is retrieved with the first part's topic if it names none, and keeps
+            # its own words as its question (the label its answer is shown under)
+            parts = tuple(replace(self.prepare(p, chapter=chapter, doc_id=doc_id, split=False,
+                                               context=tuple(hits)), question=piece)
+                          for piece, p in zip(pieces, _with_topic(pieces)))
             support = max(p.support for p in parts)
             refused = all(p.refused for p in parts)
         t4 = time.perf_counter()

@@ -57,21 +57,27 @@ class ExtractiveAnswerer(Answerer):
         """A multi-part question: each part (prepared by Answerer.prepare) answered on its
         own, with its own citations; a part the plan does not state is said to be absent for
         that part alone."""
-        answers = [(part.standalone.rstrip("？?。"), self.compose(part)) for part in query.parts]
+        answers = [(part.question.rstrip("？?。"), self.compose(part)) for part in query.parts]
         if query.refused:
             return self.refusal(query)
         citations: list[Citation] = []
         directs, quotes = [], []
+        by_source: dict = {}  # (section, span) -> number: a source two parts quote is listed once
         for i, (part, a) in enumerate(answers, start=1):
             if a.refused:
                 directs.append(f"（{i}）{part}：{PART_ABSENT}")
                 continue
-            shift = len(citations)
-            moved = [replace(c, n=c.n + shift) for c in a.citations]
-            citations += moved
-            line = MARKER_RE.sub(lambda m: f"[{int(m.group(1)) + shift}]", a.direct or "")
+            number = {}
+            for c in a.citations:
+                source = (c.key, c.span)
+                if source not in by_source:
+                    by_source[source] = len(citations) + 1
+                    citations.append(replace(c, n=by_source[source]))
+                    quotes.append(_with_marker(c.quote, by_source[source]))
+                number[c.n] = by_source[source]
+            line = MARKER_RE.sub(lambda m: f"[{number.get(int(m.group(1)), m.group(1))}]",
+                                 a.direct or "")
             directs.append(f"（{i}）{part}：{line}")
-            quotes += [_with_marker(c.quote, c.n) for c in moved]
         lines = directs + ["", "根据规划原文："] + quotes + ["", "来源："]
         lines += [f"[{c.n}] 「{c.label}」" for c in citations]
         return Answer(query.question, query.standalone, "\n".join(lines), False, self.name,

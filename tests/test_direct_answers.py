@@ -196,6 +196,23 @@ def test_multi_part_question_is_refused_only_when_every_part_is(real_pipeline):
     assert b.refused and b.text.startswith(REFUSAL)
 
 
+def test_parts_quoting_one_source_share_its_number_and_keep_their_own_words(real_pipeline):
+    # three parts; two of them quote the same 第十二章 sentence, which was listed twice
+    a = real_pipeline.ask("哪块地能盖厂、哪块地要保护，以后统一由什么来定？")
+    assert not a.refused
+    sources = [(c.key, c.span) for c in a.citations]
+    assert len(sources) == len(set(sources))
+    assert [c.n for c in a.citations] == list(range(1, len(a.citations) + 1))
+    body = a.text.split("根据规划原文：")[1].split("来源：")[0].split()
+    assert len(body) == len(set(body))
+    # every marker in the direct lines points at a listed source
+    numbers = {int(n) for n in re.findall(r"\[(\d+)\]", a.direct)}
+    assert numbers and numbers <= {c.n for c in a.citations}
+    # a part is shown under its own words, not the topic borrowed for retrieval
+    labels = [re.match(r"（\d）(.*?)：", x).group(1) for x in a.direct.splitlines()]
+    assert labels == ["哪块地能盖厂", "哪块地要保护", "以后统一由什么来定"]
+
+
 def test_a_part_the_plan_does_not_state_is_said_absent(real_pipeline):
     a = real_pipeline.ask("到2025年高新技术企业要达到多少家，2030年要达到多少家？")
     one, two = a.direct.splitlines()
