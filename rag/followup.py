@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from rag.corpus import cn_to_int
 from rag.refusal import topic_words
-from rag.wordseg import tokenize
+from rag.wordseg import token_spans, tokenize
 
 _ELLIPTICAL = re.compile(r"^(那么?|那个|还有|另外|其中|具体|这|该|此|上述|它|其|再|又|同时|以及|和|与)")
 _SECTION_REF = re.compile(r"这一?节|本节|该节|这一?部分|这部分|上面|上述|刚才")
@@ -49,7 +49,14 @@ _LABEL = re.compile(rf"「(第({_N})章(?:\s*第({_N})节)?[^」]*)」|"
 _BACKREF = re.compile(r"你(?:刚才|刚刚|前面|上面)?(?:说|讲|提)(?:的|到的|过的)|"
                       r"(?:刚才|刚刚|前面)(?:说|讲|提)(?:的|到的|过的)")
 _QUESTION_WORDS = frozenset("哪些 什么 多少 怎么 怎样 如何 要求 措施 举措 方面 哪些方面 其他 别的 做法 内容 目标 达到 提到 "
-                            "还有 具体 呢".split())
+                            "还有 具体 呢 哪里 哪儿 哪个 哪家 谁 何时 什么样".split())
+# a run of time frames (“十五五”“十六五” / 2025年和2035年): swapped as one
+_FRAMES = re.compile(rf"{_FRAME.pattern}(?:[、和与及]?{_FRAME.pattern})*")
+# 那养老呢？ / 中高级以上持证技能人才呢？: the same question asked of another topic
+_SWAP = re.compile(r"^(?:那么?|那个|还有|另外)?(?P<topic>[^，,。？?！!呢]+?)呢[？?。！!]*$")
+# where the earlier question's asking part begins, after its topic (要达到多少 / 是怎么说的)
+_ASK_START = frozenset("是 要 将 有 会 能 应 应该 需要 如何 怎么 怎样 什么 多少 哪些 几 达到 提出 计划 "
+                       "打算 准备 稳定 实现 建 建设 建成 增长 提高 降低 占 控制".split())
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,8 @@ def is_followup(question: str, history) -> bool:
         return True  # 它要归集哪些方面的信息？ names the earlier topic by a pronoun
     if _MORE.search(q) and len(topic_terms(_MORE.sub("", q))) <= 1:
         return True  # 有哪些具体举措？/ 还有其他哪些方面的举措？ name no topic of their own
+    if _SWAP.match(q) and not _ASKING.search(q):
+        return True  # 那中高级以上持证技能人才呢？ asks the earlier question of another topic
     if _FRAME.search(q) and _frame_only(_FRAME.sub("", q)):
         return True  # 2035年有没有目标？ names a time frame, no topic and no asking word
     # 那“十四五”年均增长目标是多少？ starts elliptically and names no topic of its own
@@ -165,16 +174,37 @@ def rewrite_followup(question: str, history) -> Rewrite:
         frame = new_frame.group(0)
         if frame[0].isdigit() and not frame.endswith(("年", "底", "末")):
             frame += "年"
-        old = _FRAME.search(prev)
+        old = _FRAMES.search(prev)
         if old and old.group(0)[0] in "到至" and frame[0] not in "到至":
             frame = old.group(0)[0] + frame  # 到2025年 → 到2035年
-        return Rewrite(_FRAME.sub(frame, prev, count=1) if old else f"{frame}{prev}",
+        return Rewrite(_FRAMES.sub(frame, prev, count=1) if old else f"{frame}{prev}",
                        rewritten=True)
+    swapped = _topic_swap(q, prev)
+    if swapped:
+        return Rewrite(swapped, rewritten=True)
     body = re.sub(r"^(那么?|还有|另外|那个)", "", q).strip()
     if _PRONOUN.match(body) and topic:
         return Rewrite(_PRONOUN.sub(topic, body, count=1), rewritten=True,
                        prefer=tuple(c[:2] for c in _cited(history)))
     return Rewrite(f"关于{topic}：{body}" if topic else f"{prev}；{body}", rewritten=True)
+
+
+def _topic_swap(q: str, prev: str) -> str | None:
+    """「那X呢？」 naming a topic of its own (and no pronoun, no asking word): the earlier
+    question asked of X — its time frame, then X, then its asking part (到“十四五”末从业人员持证率
+    要达到多少 + 那中高级以上持证技能人才呢 → 到“十四五”末中高级以上持证技能人才要达到多少？)."""
+    m = _SWAP.match(q)
+    if not m or _PRONOUN.match(m.group("topic")) or _ASKING.search(m.group("topic")) \
+            or not topic_words(m.group("topic")):
+        return None
+    frame = _FRAMES.match(prev.lstrip())
+    rest = prev.lstrip()[frame.end():] if frame else prev
+    topic, seen_topic = set(topic_words(rest)), False
+    for a, b in token_spans(rest):
+        if seen_topic and rest[a:b] in _ASK_START:
+            return f"{frame.group(0) if frame else ''}{m.group('topic').strip()}{rest[a:]}"
+        seen_topic = seen_topic or rest[a:b].lower() in topic
+    return None
 
 
 def _history_before_last_user(history) -> list:

@@ -40,6 +40,33 @@ def test_followup_rewrites_chains_of_followups():
     assert rewrite_followup("那2030年呢？", hist).standalone == "到2030年全省高新技术企业要达到多少家？"
 
 
+def _asked(question: str) -> list:
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": "……[1]"}]
+
+
+@pytest.mark.parametrize("earlier, question, standalone", [
+    # 那X呢 asks the earlier question of another topic: its time frame, X, its asking part
+    ("到“十四五”末从业人员持证率要达到多少？", "那中高级以上持证技能人才呢？",
+     "到“十四五”末中高级以上持证技能人才达到多少？"),
+    ("规划对3岁以下婴幼儿照护服务是怎么说的？", "那养老呢？", "养老是怎么说的？"),
+    ("汾河治理有哪些工程", "桑干河呢", "桑干河有哪些工程"),
+    ("“十四五”期间原煤产量要稳定在什么水平？", "那非常规天然气地面抽采量呢？",
+     "“十四五”期间非常规天然气地面抽采量要稳定在什么水平？"),
+    # a run of time frames is swapped as one
+    ("规划提出“十五五”“十六五”分别要实现什么转型目标？", "那2035年呢？",
+     "规划提出2035年分别要实现什么转型目标？"),
+])
+def test_followup_topic_and_frame_swaps(earlier, question, standalone):
+    r = rewrite_followup(question, _asked(earlier))
+    assert r.rewritten and r.standalone == standalone
+
+
+def test_followup_pronoun_and_asking_swaps_are_not_topic_swaps():
+    # a pronoun or an asking word is no new topic: 它 resolves, 那哪些呢 keeps the topic
+    assert rewrite_followup("那它呢？", _asked("汾河治理有哪些工程")).standalone == "汾河治理工程呢？"
+    assert "汾河治理" in rewrite_followup("那还有哪些呢？", _asked("汾河治理有哪些工程")).standalone
+
+
 @pytest.mark.parametrize("question", ["汾河流域生态保护有哪些重点工程？",
                                       "到2025年山西5G基站要建到多少座？"])
 def test_full_questions_are_not_followups(question):
