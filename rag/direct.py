@@ -155,11 +155,29 @@ def _split_asking(question: str) -> list[str]:
     return pieces if len(pieces) > 1 else [question]
 
 
+_OPEN, _CLOSE = "“‘「『《（(【", "”’」』》）)】"
+
+
+def _quoted(text: str) -> list[bool]:
+    """Per character: whether it stands inside a quotation or bracket (「“家庭为主、托育补充,
+    政策引导…”」 is one phrase); all False when the marks do not pair up."""
+    depth, inside = 0, []
+    for ch in text:
+        if ch in _CLOSE and depth:
+            depth -= 1
+        inside.append(depth > 0)
+        if ch in _OPEN:
+            depth += 1
+    return inside if depth == 0 else [False] * len(text)
+
+
 def clauses(text: str) -> list[tuple[int, int]]:
-    """Spans of the clauses of a sentence (between clause punctuation), whitespace trimmed."""
+    """Spans of the clauses of a sentence (between clause punctuation outside quotation marks
+    and brackets), whitespace trimmed."""
     out, start = [], 0
+    inside = _quoted(text) + [False]
     for i, ch in enumerate(text + "。"):
-        if ch in _CLAUSE_END or i == len(text):
+        if (ch in _CLAUSE_END and not inside[i]) or i == len(text):
             a, b = start, min(i, len(text))
             while a < b and text[a].isspace():
                 a += 1

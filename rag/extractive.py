@@ -28,6 +28,7 @@ from rag.target_match import match_targets, time_text, value_text
 from rag.targets import targets_of
 
 MORE_POINTS = 6  # points given for 具体有哪些措施 / 这一节还说了什么
+BROAD_PARAGRAPH = 3  # sentences of the paragraph a broad answer's heading leads (judgement)
 VALUE_SEARCH = 30  # scored sentences searched for a value about the topic (set by judgement)
 # score lead another section's sentence needs over the top section's to be cited first;
 # chosen by 5-fold CV on dev.jsonl (python -m rag.evaluation.lead_margin): fold choices
@@ -196,7 +197,13 @@ class ExtractiveAnswerer(Answerer):
             units = self.scorer.sentences.get(hit.key, [])
             leads = [u for u in units if self.scorer.is_lead(u)]
             if len(leads) >= 2:
-                points = [self.scorer.paragraph(u)[:2] for u in leads if fresh(u)]
+                # a paragraph's point: its heading with its first sentence the last answer did
+                # not quote (the heading with the quoted sentence repeated what was shown)
+                points = []
+                for u in leads:
+                    rest = [v for v in self.scorer.paragraph(u)[1:] if fresh(v)]
+                    if fresh(u):
+                        points.append([u] + rest[:1])
             else:
                 points = [[u] for u in units if fresh(u) and not is_announcement(u.text)
                           and not is_heading(u)
@@ -207,23 +214,21 @@ class ExtractiveAnswerer(Answerer):
         points = [point for section in sections for point in section[:per]][:MORE_POINTS]
         return [x for point in points for x in point]
 
-    def _heads(self, x: Scored, picked: list[Scored]) -> bool:
-        """Whether a picked sentence makes a point of its own, i.e. is not the content under
-        a picked paragraph heading."""
-        lead = self.scorer.lead_of(x.unit)
-        return lead is None or lead.id == x.unit.id or all(y.unit.id != lead.id for y in picked)
-
-    def _with_content(self, picked: list[Scored]) -> list[Scored]:
+    def _with_content(self, picked: list[Scored], kind: str = OTHER) -> list[Scored]:
         """A picked paragraph heading (「创优环境引才。」) says little alone: the sentence
-        under it joins it."""
+        under it joins it. A broad question answered from one section and led by a heading
+        (规划对数字乡村建设是怎么说的 → 「开展数字乡村建设。」) is about that paragraph: up to
+        BROAD_PARAGRAPH of its sentences join."""
         out, ids = [], {x.unit.id for x in picked}
-        for x in picked:
+        one_section = len({x.hit.key for x in picked}) == 1
+        for i, x in enumerate(picked):
             out.append(x)
             if self.scorer.is_lead(x.unit):
-                content = self.scorer.paragraph(x.unit)[1]
-                if content.id not in ids:
-                    out.append(Scored(content, x.hit, 0.0, 0.0, 0.0))
-                    ids.add(content.id)
+                n = BROAD_PARAGRAPH if kind == BROAD and i == 0 and one_section else 1
+                for content in self.scorer.paragraph(x.unit)[1:1 + n]:
+                    if content.id not in ids:
+                        out.append(Scored(content, x.hit, 0.0, 0.0, 0.0))
+                        ids.add(content.id)
         return out
 
     def _cover(self, topic: list[str], x: Scored) -> float:
@@ -251,7 +256,7 @@ class ExtractiveAnswerer(Answerer):
             return self.refusal(query, notice)
         kind = BROAD if query.more else question_kind(query.standalone)
         picked = self.more_points(query) if query.more else self._with_content(
-            self.select(query, kind))
+            self.select(query, kind), kind)
         if not picked:
             return self.refusal(query, notice)
         order = []  # section keys in order of first pick (the best section first)
@@ -318,9 +323,21 @@ class ExtractiveAnswerer(Answerer):
                     number: dict[str, int], citations: list[Citation]) -> str | None:
         """The direct-answer line (rag.direct), each piece checked to be verbatim plan text."""
         maker = DirectAnswer(self.scorer.idf)
-        if kind == BROAD:
-            pieces = [Piece(_short(maker.cut(question, OTHER, x.unit.text)), number[x.unit.id])
-                      for x in picked if self._heads(x, picked)]
+        if kind == BROAD:  # one point per picked statement; a heading's point carries its content
+            pieces, joined = [], set()
+            for x in picked:
+                if x.unit.id in joined:
+                    continue
+                text = maker.cut(question, OTHER, x.unit.text)
+                if self.scorer.is_lead(x.unit):  # its first picked sentence, quoted with it
+                    content = next((y.unit for y in picked if y is not x
+                                    and getattr(self.scorer.lead_of(y.unit), "id", None) == x.unit.id
+                                    and number.get(y.unit.id) == number[x.unit.id]), None)
+                    more = maker.cut(question, OTHER, content.text) if content else ""
+                    if more:
+                        text = f"{text.rstrip('。；;')}：{more}"
+                        joined.add(content.id)
+                pieces.append(Piece(_short(text), number[x.unit.id]))
         else:
             pieces = []
             topic = refusal_rule.topic_words(question)
