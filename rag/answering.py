@@ -34,10 +34,11 @@ from rag.errors import ConfigError, RetrievalError
 from rag.citations import Citation
 from rag.direct import split_parts
 from rag.evidence import Scored, SentenceScorer
-from rag.followup import Rewrite, rewrite_followup
+from rag.followup import FRAMES, Rewrite, rewrite_followup
 from rag.refusal import REFUSAL  # noqa: F401  (re-exported: the phrase every answerer uses)
 from rag.retrieval import Hit, Retriever
 from rag.retrieval import clean_question as clean_text
+from rag.wordseg import tagged_words
 
 FALLBACK_NOTICE = "大模型服务不可用，已改用抽取式回答：{reason}"
 TRUNCATED_NOTICE = "问题过长，只使用了前 {n} 个字。"
@@ -242,9 +243,19 @@ def fuse_rankings(first: list[Hit], second: list[Hit], k: int) -> list[Hit]:
 
 
 def _with_topic(parts: list[str]) -> list[str]:
-    """Parts that name no topic (「“十四五”末要达到多少」) ask about the first part's topic."""
+    """Parts that name no topic (「“十四五”末要达到多少」), or whose predicate has no subject
+    after their time frame (「到2025年要建成什么基地」), ask about the first part's topic."""
     first_topic = "".join(refusal_rule.topic_words(parts[0])[:3])
-    return [p if refusal_rule.topic_words(p) else f"{first_topic}{p}" for p in parts]
+    return [p if i == 0 or (refusal_rule.topic_words(p) and not _subjectless(p))
+            else f"{first_topic}{p}" for i, p in enumerate(parts)]
+
+
+def _subjectless(part: str) -> bool:
+    """Whether a part starts (after its time frame) with its verb: 要建成… / 将达到…"""
+    frame = FRAMES.match(part.strip())
+    body = part.strip()[frame.end():] if frame else part.strip()
+    tagged = [(w, f) for w, f in tagged_words(body.lstrip("，,、 ")) if w.strip()]
+    return bool(tagged) and tagged[0][1] == "v"
 
 
 def _join(*notices: str | None) -> str | None:

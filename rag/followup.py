@@ -51,7 +51,7 @@ _BACKREF = re.compile(r"你(?:刚才|刚刚|前面|上面)?(?:说|讲|提)(?:的
 _QUESTION_WORDS = frozenset("哪些 什么 多少 怎么 怎样 如何 要求 措施 举措 方面 哪些方面 其他 别的 做法 内容 目标 达到 提到 "
                             "还有 具体 呢 哪里 哪儿 哪个 哪家 谁 何时 什么样".split())
 # a run of time frames (“十五五”“十六五” / 2025年和2035年): swapped as one
-_FRAMES = re.compile(rf"{_FRAME.pattern}(?:[、和与及]?{_FRAME.pattern})*")
+FRAMES = re.compile(rf"{_FRAME.pattern}(?:[、和与及]?{_FRAME.pattern})*")
 # 那养老呢？ / 中高级以上持证技能人才呢？: the same question asked of another topic
 _SWAP = re.compile(r"^(?:那么?|那个|还有|另外)?(?P<topic>[^，,。？?！!呢]+?)呢[？?。！!]*$")
 # where the earlier question's asking part begins, after its topic (要达到多少 / 是怎么说的)
@@ -174,10 +174,10 @@ def rewrite_followup(question: str, history) -> Rewrite:
         frame = new_frame.group(0)
         if frame[0].isdigit() and not frame.endswith(("年", "底", "末")):
             frame += "年"
-        old = _FRAMES.search(prev)
+        old = FRAMES.search(prev)
         if old and old.group(0)[0] in "到至" and frame[0] not in "到至":
             frame = old.group(0)[0] + frame  # 到2025年 → 到2035年
-        return Rewrite(_FRAMES.sub(frame, prev, count=1) if old else f"{frame}{prev}",
+        return Rewrite(FRAMES.sub(frame, prev, count=1) if old else f"{frame}{prev}",
                        rewritten=True)
     swapped = _topic_swap(q, prev)
     if swapped:
@@ -197,7 +197,7 @@ def _topic_swap(q: str, prev: str) -> str | None:
     if not m or _PRONOUN.match(m.group("topic")) or _ASKING.search(m.group("topic")) \
             or not topic_words(m.group("topic")):
         return None
-    frame = _FRAMES.match(prev.lstrip())
+    frame = FRAMES.match(prev.lstrip())
     rest = prev.lstrip()[frame.end():] if frame else prev
     topic, seen_topic = set(topic_words(rest)), False
     for a, b in token_spans(rest):

@@ -63,6 +63,11 @@ def _tagged(text: str) -> tuple[tuple[str, str], ...]:
     return tuple((p.word, p.flag) for p in pseg.lcut(_LATIN.sub(" ", text)))
 
 
+def tagged_words(text: str) -> tuple[tuple[str, str], ...]:
+    """jieba's (word, POS tag) pairs of a text (Latin-digit strings blanked out)."""
+    return _tagged(text)
+
+
 def verbs(text: str) -> tuple[str, ...]:
     """The verbs of two or more characters in a text (jieba POS v), without stop words."""
     return tuple(dict.fromkeys(w for w, flag in _tagged(text) if flag == "v"

@@ -196,6 +196,15 @@ def test_multi_part_question_is_refused_only_when_every_part_is(real_pipeline):
     assert b.refused and b.text.startswith(REFUSAL)
 
 
+def test_a_part_with_no_subject_borrows_the_first_parts_topic():
+    from rag.answering import _with_topic
+    one, two = _with_topic(["发展新材料要实施哪三大工程", "到2025年要建成什么基地"])
+    assert one == "发展新材料要实施哪三大工程" and two.endswith("到2025年要建成什么基地")
+    assert "材料" in two.removesuffix("到2025年要建成什么基地")
+    # a part with its own subject keeps its words
+    assert _with_topic(["煤炭是多少", "钢铁要达到多少"]) == ["煤炭是多少", "钢铁要达到多少"]
+
+
 def test_clauses_do_not_split_inside_quotation_marks():
     text = "加快构建“家庭为主、托育补充,政策引导、普惠优先”的照护服务供给体系,加强家庭照护指导。"
     assert [text[a:b] for a, b in clauses(text)] == [
