@@ -48,6 +48,16 @@ def question_kind(question: str) -> str:
     return OTHER
 
 
+_COUNTED = re.compile(r"哪([一二三四五六七八九十两]+|\d+)(个|项|座|家|类|种|条|大|批|方面)")
+
+
+def states_count(question: str, text: str) -> bool:
+    """Whether a sentence states the count a 「哪两大/哪三个…」 question asks about (「两大产业化
+    基地」); False when the question asks no count."""
+    m = _COUNTED.search(question)
+    return bool(m) and m.group(1) + m.group(2) in text
+
+
 def has_items(text: str) -> bool:
     """Whether a sentence names items: an enumeration (A、B、C) or a quoted name."""
     return bool(_ENUM.search(text)) or "“" in text

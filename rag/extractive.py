@@ -22,7 +22,7 @@ from rag import refusal as refusal_rule
 from rag.answering import Answer, Answerer, Query, _join
 from rag.citations import Citation, cite
 from rag.direct import (BROAD, MAX_POINT, OTHER, VALUE, DirectAnswer, Piece, fits_kind,
-                        question_kind, verbatim)
+                        question_kind, states_count, verbatim)
 from rag.evidence import Scored, is_announcement, is_heading, periods
 from rag.target_match import match_targets, time_text, value_text
 from rag.targets import targets_of
@@ -106,7 +106,8 @@ class ExtractiveAnswerer(Answerer):
         best = self.lead(query, scored, typed[0] if typed else scored[0])
         topic = refusal_rule.topic_words(query.standalone)
         close = [x for x in typed if x.score >= best.score - s.answer_topic_margin]
-        topical = max(close, key=lambda x: (self._cover(topic, x), fits_kind(kind, x.unit.text),
+        topical = max(close, key=lambda x: (states_count(query.standalone, x.unit.text),
+                                            self._cover(topic, x), fits_kind(kind, x.unit.text),
                                             x.score), default=best)
         asked = periods(query.standalone)
         if asked and topic:  # a time frame asked: the content framed by it may lie further down
@@ -121,8 +122,8 @@ class ExtractiveAnswerer(Answerer):
         if kind == BROAD:
             return self._broad(scored, best)
         picked = [best]
-        if topical is not best and (self._cover(topic, topical), fits_kind(kind, topical.unit.text)) \
-                > (self._cover(topic, best), fits_kind(kind, best.unit.text)):
+        if topical is not best and self._fit(query.standalone, kind, topic, topical) \
+                > self._fit(query.standalone, kind, topic, best):
             picked.append(topical)
         if kind == VALUE and topic and not any(self.states_value(query.standalone, topic, x)
                                                for x in picked):
@@ -230,6 +231,12 @@ class ExtractiveAnswerer(Answerer):
                         out.append(Scored(content, x.hit, 0.0, 0.0, 0.0))
                         ids.add(content.id)
         return out
+
+    def _fit(self, question: str, kind: str, topic: list[str], x: Scored) -> tuple:
+        """How well a sentence answers: states the asked count (哪两大 → 两大…), names the topic,
+        has the answer's shape."""
+        return (states_count(question, x.unit.text), self._cover(topic, x),
+                fits_kind(kind, x.unit.text))
 
     def _cover(self, topic: list[str], x: Scored) -> float:
         """Share of the topic words a sentence names, in quarters (small differences are noise)."""
@@ -341,8 +348,7 @@ class ExtractiveAnswerer(Answerer):
         else:
             pieces = []
             topic = refusal_rule.topic_words(question)
-            lead = max(picked[:2], key=lambda x: (self._cover(topic, x),  # the topical one
-                                                  fits_kind(kind, x.unit.text)))
+            lead = max(picked[:2], key=lambda x: self._fit(question, kind, topic, x))  # the topical one
             for x in [lead] + [y for y in picked if y is not lead]:
                 if kind == VALUE and not self.in_scope(question, x):
                     continue  # a value of another time frame (a 十三五 result for a target) is no answer

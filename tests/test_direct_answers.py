@@ -205,6 +205,15 @@ def test_a_part_with_no_subject_borrows_the_first_parts_topic():
     assert _with_topic(["煤炭是多少", "钢铁要达到多少"]) == ["煤炭是多少", "钢铁要达到多少"]
 
 
+def test_a_counted_items_question_is_answered_by_the_sentence_stating_the_count(real_pipeline):
+    from rag.direct import states_count
+    assert states_count("要建设哪两大产业化基地", "推进沁水盆地和鄂尔多斯盆地东缘两大产业化基地建设")
+    assert not states_count("要建设哪些产业化基地", "推进两大产业化基地建设")
+    # the quote holds two sentences; the one naming 煤层气 said nothing of the two bases
+    a = real_pipeline.ask("煤层气要建设哪两大产业化基地？")
+    assert "沁水盆地和鄂尔多斯盆地东缘两大产业化基地" in a.direct
+
+
 def test_clauses_do_not_split_inside_quotation_marks():
     text = "加快构建“家庭为主、托育补充,政策引导、普惠优先”的照护服务供给体系,加强家庭照护指导。"
     assert [text[a:b] for a, b in clauses(text)] == [
