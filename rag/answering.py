@@ -34,7 +34,7 @@ from rag.errors import ConfigError, RetrievalError
 from rag.citations import Citation
 from rag.direct import split_parts
 from rag.evidence import Scored, SentenceScorer
-from rag.followup import FRAMES, Rewrite, rewrite_followup
+from rag.followup import FRAMES, WHOLE_CHAPTER, Rewrite, rewrite_followup
 from rag.refusal import REFUSAL  # noqa: F401  (re-exported: the phrase every answerer uses)
 from rag.retrieval import Hit, Retriever
 from rag.retrieval import clean_question as clean_text
@@ -87,6 +87,7 @@ class Query:
     # a multi-part question (rag.direct.split_parts): each part prepared on its own; the
     # question is refused only when every part is
     parts: tuple["Query", ...] = ()
+    by_section: bool = False  # a chapter summary (这一章还讲了什么): points labelled by section
 
 
 def _scorer_for(retriever: Retriever) -> SentenceScorer:
@@ -165,7 +166,7 @@ class Answerer(ABC):
             standalone = clean_text(standalone, max_chars)[0] or q
         if chapter is None:
             chapter = r.chapter
-        focus = r.more or ((r.section,) if r.section else ())
+        focus = self._sections(r.more, doc_id) or ((r.section,) if r.section else ())
         t1 = time.perf_counter()
         found = self.retriever.retrieve(standalone, chapter=chapter, doc_id=doc_id)
         hits = self._focus(found.hits, focus) if focus else found.hits
@@ -189,16 +190,32 @@ class Answerer(ABC):
         if len(pieces) > 1:
             # each part is retrieved with the first part's topic if it names none, and keeps
             # its own words as its question (the label its answer is shown under)
-            parts = tuple(replace(self.prepare(p, chapter=chapter, doc_id=doc_id, split=False,
-                                               context=tuple(hits)), question=piece)
-                          for piece, p in zip(pieces, _with_topic(pieces)))
+            # a reading that may or may not borrow the topic: the one the plan supports better
+            parts = tuple(replace(max((self.prepare(p, chapter=chapter, doc_id=doc_id, split=False,
+                                                    context=tuple(hits)) for p in readings),
+                                      key=lambda x: x.support), question=piece)
+                          for piece, readings in zip(pieces, _with_topic(pieces)))
             support = max(p.support for p in parts)
             refused = all(p.refused for p in parts)
         t4 = time.perf_counter()
         return Query(q, standalone, chapter, tuple(hits), tuple(scored), support, refused,
                      notice, {"rewrite": t1 - t0, "retrieve": t2 - t1 + (t4 - t3),
                               "score": t3 - t2},
-                     more=bool(r.more), shown=r.shown, doc_id=doc_id, parts=parts)
+                     more=bool(r.more), shown=r.shown, doc_id=doc_id, parts=parts,
+                     by_section=any(sec == WHOLE_CHAPTER for _, sec in r.more))
+
+    def _sections(self, keys: tuple, doc_id: str | None) -> tuple[tuple[int, int], ...]:
+        """(chapter, section) keys with (chapter, WHOLE_CHAPTER) expanded to the chapter's
+        numbered sections, in order (its intro if it has none)."""
+        out = []
+        for chapter, section in keys:
+            if section != WHOLE_CHAPTER:
+                out.append((chapter, section))
+                continue
+            found = sorted({k[1:] for k in self.scorer.sentences
+                            if k[1] == chapter and k[2] > 0 and doc_id in (None, k[0])})
+            out += found or [(chapter, 0)]
+        return tuple(dict.fromkeys(out))
 
     def _focus(self, hits: list[Hit], focus: tuple[tuple[int, int], ...]) -> list[Hit]:
         """Only the sections a follow-up points at (这一节, the last answer's sources), in order."""
@@ -242,12 +259,20 @@ def fuse_rankings(first: list[Hit], second: list[Hit], k: int) -> list[Hit]:
     return [replace(by_key[key], rank=i) for i, key in enumerate(order, start=1)]
 
 
-def _with_topic(parts: list[str]) -> list[str]:
-    """Parts that name no topic (「“十四五”末要达到多少」), or whose predicate has no subject
-    after their time frame (「到2025年要建成什么基地」), ask about the first part's topic."""
+def _with_topic(parts: list[str]) -> list[list[str]]:
+    """The readings of each part: a part that names no topic (「“十四五”末要达到多少」) asks
+    about the first part's topic; one whose predicate has no subject after its time frame may
+    (「到2025年要建成什么基地」) or may not (「到2025年要突破多少项国际前沿新技术」): both readings."""
     first_topic = "".join(refusal_rule.topic_words(parts[0])[:3])
-    return [p if i == 0 or (refusal_rule.topic_words(p) and not _subjectless(p))
-            else f"{first_topic}{p}" for i, p in enumerate(parts)]
+    out = []
+    for i, p in enumerate(parts):
+        if i == 0 or (refusal_rule.topic_words(p) and not _subjectless(p)):
+            out.append([p])
+        elif refusal_rule.topic_words(p):
+            out.append([f"{first_topic}{p}", p])
+        else:
+            out.append([f"{first_topic}{p}"])
+    return out
 
 
 def _subjectless(part: str) -> bool:

@@ -211,8 +211,9 @@ class ExtractiveAnswerer(Answerer):
                           and len(u.text.strip()) > 8]
             sections.append([[by_id.get(u.id) or Scored(u, hit, 0.0, 0.0, 0.0) for u in point]
                              for point in points])
-        per = max(1, MORE_POINTS // max(1, len(sections)))
-        points = [point for section in sections for point in section[:per]][:MORE_POINTS]
+        limit = max(MORE_POINTS, len(sections)) if query.by_section else MORE_POINTS
+        per = max(1, limit // max(1, len(sections)))
+        points = [point for section in sections for point in section[:per]][:limit]
         return [x for point in points for x in point]
 
     def _with_content(self, picked: list[Scored], kind: str = OTHER) -> list[Scored]:
@@ -290,6 +291,10 @@ class ExtractiveAnswerer(Answerer):
         if kind == VALUE:  # a row of 规划目标一览 that the question asks about gives the value
             direct = self.target_line(query, citations, quotes)
         direct = direct or self.direct_line(query.standalone, kind, picked, number, citations)
+        if direct and query.by_section:  # a chapter summary: each point under its section
+            label = {c.n: c.label for c in citations}
+            direct = re.sub(r"^(\d+\. )(.*?\[(\d+)\])", lambda m: f"{m.group(1)}{label[int(m.group(3))]}："
+                            f"{m.group(2)}", direct, flags=re.M)
         lines = ([direct, ""] if direct else []) + ["根据规划原文："] + quotes
         lines.append("")
         lines.append("来源：")
@@ -309,7 +314,10 @@ class ExtractiveAnswerer(Answerer):
         rows = [t for t in match_targets(self._targets, query.standalone, limit=4)
                 if t.ref.key in retrieved]
         asked = periods(query.standalone)
-        rows = [t for t in rows if not asked or not periods(t.时间) or asked & periods(t.时间)][:2]
+        rows = [t for t in rows if not asked or not periods(t.时间) or asked & periods(t.时间)]
+        # the same row stated in two sections (a target in 主要目标 and in its chapter) is given once
+        rows = [t for i, t in enumerate(rows) if (t.指标, value_text(t), time_text(t)) not in
+                {(u.指标, value_text(u), time_text(u)) for u in rows[:i]}][:2]
         if not rows:
             return None
         parts = []

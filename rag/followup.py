@@ -38,6 +38,21 @@ _MORE = re.compile(r"具体(有|是|包括)?(哪些|什么|啥)?(措施|举措|�
                    r"还有(哪些|什么|啥|别的|其他)|还(说|讲|提|写)了?(什么|哪些|啥)|其他(内容|方面|措施)|"
                    r"详细(说说|讲讲|介绍)|展开(说|讲)|(有哪些|什么)(措施|举措)|"
                    r"具体(要)?(怎么|如何|怎样)(做|办|干|推进|落实|实施|搞)")
+# words that make a question ask for a target; dropped when it is asked of a past year
+_TARGET_WORDS = re.compile(r"目标|(?:要|将|力争)(?=达到|实现|建成|突破|增长|提高|降低|控制|稳定)|(?:要|将)$")
+_PAST_YEAR = 2020  # the last year of the previous plan period (十三五: 2016-2020)
+
+
+def _is_past(frame: str) -> bool:
+    """Whether a time frame lies before the plan period: a year up to 2020, or 十三五 and earlier."""
+    year = re.search(r"(?:19|20)\d\d", frame)
+    if year:
+        return int(year.group(0)) <= _PAST_YEAR
+    return bool(re.search(r"十[一二三]五", frame))
+
+
+_TELL = re.compile(r"(说|讲|提|写|包括|包含)了?(什么|哪些|啥|哪几)|(哪些|什么)(内容|方面)")
+WHOLE_CHAPTER = -1  # Rewrite.more's section number for "every section of the chapter"
 _ASKING = re.compile(r"多少|几|哪|什么|何时|如何|怎么|怎样|啥")
 _PRONOUN = re.compile(r"^(那么?)?(它们|它|这个|这项|这些|该项|该|其|此)")
 # a source label in an earlier answer: 「第十三章 第五节 …」 as this assistant writes it, or bare
@@ -67,7 +82,9 @@ class Rewrite:
     chapter: int | None = None  # chapter filter inherited from 这一章/这一节
     section: tuple[int, int] | None = None  # (chapter, section) to focus on, from 这一节
     rewritten: bool = False
-    more: tuple[tuple[int, int], ...] = ()  # "more" follow-up: sections whose other points to give
+    # "more" follow-up: sections whose other points to give; (chapter, WHOLE_CHAPTER) stands
+    # for every section of the chapter (这一章还讲了什么)
+    more: tuple[tuple[int, int], ...] = ()
     prefer: tuple[tuple[int, int], ...] = ()  # sections of the last answer, ranked first (它…)
     shown: str = ""  # the last answer's text (what was already quoted), for a "more" follow-up
 
@@ -148,6 +165,12 @@ def rewrite_followup(question: str, history) -> Rewrite:
     prev = rewrite_followup(turns[-1], _history_before_last_user(history)).standalone
     cited = _last_cited(history)
     topic = "".join(topic_terms(prev)[:4])
+    if _CHAPTER_REF.search(q) and (_MORE.search(q) or _TELL.search(q)) and cited is not None:
+        # 这一章还讲了哪些内容: every section of the cited chapter, a point from each
+        body = _CHAPTER_REF.sub("", q).lstrip("还又那")
+        return Rewrite(f"第{cited[2].split('章')[0][1:]}章：{body}", chapter=cited[0],
+                       rewritten=True, more=((cited[0], WHOLE_CHAPTER),),
+                       shown=_last_answer(history))
     if _MORE.search(q) and cited is not None:
         sections = (cited[:2],) if _SECTION_REF.search(q) else tuple(c[:2] for c in _cited(history))
         label = cited[2] if _SECTION_REF.search(q) else (topic or cited[2])
@@ -175,6 +198,10 @@ def rewrite_followup(question: str, history) -> Rewrite:
         if frame[0].isdigit() and not frame.endswith(("年", "底", "末")):
             frame += "年"
         old = FRAMES.search(prev)
+        if _is_past(frame):  # 那2020年呢 after a target: a record, asked without 到/目标/要达到
+            frame = frame.lstrip("到至")
+            asked = _TARGET_WORDS.sub("", FRAMES.sub(frame, prev, count=1) if old else f"{frame}{prev}")
+            return Rewrite(asked, rewritten=True)
         if old and old.group(0)[0] in "到至" and frame[0] not in "到至":
             frame = old.group(0)[0] + frame  # 到2025年 → 到2035年
         return Rewrite(FRAMES.sub(frame, prev, count=1) if old else f"{frame}{prev}",

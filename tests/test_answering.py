@@ -61,6 +61,23 @@ def test_followup_topic_and_frame_swaps(earlier, question, standalone):
     assert r.rewritten and r.standalone == standalone
 
 
+@pytest.mark.parametrize("earlier, standalone", [
+    # a past year asks for the record: no 到, no 目标/要 of the earlier target question
+    ("到“十四五”末粮食总产量目标是多少？", "2020年粮食总产量是多少？"),
+    ("到2025年全省森林覆盖率要达到多少？", "2020年全省森林覆盖率达到多少？"),
+])
+def test_followup_swap_to_a_past_year_asks_for_the_record(earlier, standalone):
+    assert rewrite_followup("那2020年呢？", _asked(earlier)).standalone == standalone
+
+
+def test_followup_this_chapter_asks_every_section_of_it():
+    from rag.followup import WHOLE_CHAPTER
+    hist = [{"role": "user", "content": "文化强省这一章开头怎么说？"},
+            {"role": "assistant", "content": "……[1]\n\n来源：\n[1] 「第十一章 实施文化强省战略（章首）」"}]
+    r = rewrite_followup("这一章还讲了哪些内容？", hist)
+    assert r.more == ((11, WHOLE_CHAPTER),) and r.chapter == 11
+
+
 def test_followup_pronoun_and_asking_swaps_are_not_topic_swaps():
     # a pronoun or an asking word is no new topic: 它 resolves, 那哪些呢 keeps the topic
     assert rewrite_followup("那它呢？", _asked("汾河治理有哪些工程")).standalone == "汾河治理工程呢？"

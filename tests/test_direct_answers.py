@@ -199,10 +199,22 @@ def test_multi_part_question_is_refused_only_when_every_part_is(real_pipeline):
 def test_a_part_with_no_subject_borrows_the_first_parts_topic():
     from rag.answering import _with_topic
     one, two = _with_topic(["发展新材料要实施哪三大工程", "到2025年要建成什么基地"])
-    assert one == "发展新材料要实施哪三大工程" and two.endswith("到2025年要建成什么基地")
-    assert "材料" in two.removesuffix("到2025年要建成什么基地")
-    # a part with its own subject keeps its words
-    assert _with_topic(["煤炭是多少", "钢铁要达到多少"]) == ["煤炭是多少", "钢铁要达到多少"]
+    assert one == ["发展新材料要实施哪三大工程"]
+    # a subjectless part is read with the borrowed topic and as it stands
+    assert len(two) == 2 and two[1] == "到2025年要建成什么基地" and two[0].endswith(two[1])
+    assert "材料" in two[0].removesuffix(two[1])
+    # a part with its own subject keeps its words; one with no topic borrows it
+    assert _with_topic(["煤炭是多少", "钢铁要达到多少"]) == [["煤炭是多少"], ["钢铁要达到多少"]]
+    assert _with_topic(["煤炭是多少", "“十四五”末要达到多少"])[1] == ["煤炭“十四五”末要达到多少"]
+
+
+def test_each_part_takes_the_reading_the_plan_supports(real_pipeline):
+    # part 2 names its own topic after a verb: borrowing 5G基站 sent it to the wrong section
+    a = real_pipeline.ask("5G基站要建多少座，到2025年要突破多少项国际前沿新技术？")
+    one, two = a.direct.splitlines()
+    assert "12万座" in one and "100项" in two
+    b = real_pipeline.ask("发展新材料要实施哪三大工程，到2025年要建成什么基地？")
+    assert "新材料产业基地" in b.direct.splitlines()[1]
 
 
 def test_a_counted_items_question_is_answered_by_the_sentence_stating_the_count(real_pipeline):
@@ -246,6 +258,27 @@ def test_topic_swap_follow_up_answers_the_new_topic(real_pipeline):
     # the earlier question's time frame and asking part carry over; the new topic's value only
     assert a.standalone.startswith("到“十四五”末中高级以上持证技能人才")
     assert "80%" in a.direct and "50%" not in a.direct
+
+
+def test_this_chapter_follow_up_gives_a_point_from_each_section(real_pipeline):
+    history = [{"role": "user", "content": "规划对能源是怎么说的"},
+               {"role": "assistant", "content": "……[1]\n来源：\n[1] 「第五章 第一节 构建绿色多元供应体系」"}]
+    a = real_pipeline.ask("这一章讲了什么？", history=history)
+    sections = {c.key[1:] for c in a.citations}
+    assert {(5, 1), (5, 2), (5, 3)} <= sections and all(ch == 5 for ch, _ in sections)
+    # every point is labelled with the section its citation comes from
+    label = {c.n: c.label for c in a.citations}
+    for line in a.direct.splitlines():
+        n = int(re.search(r"\[(\d+)\]", line).group(1))
+        assert line.split(". ", 1)[1].startswith(label[n] + "：")
+
+
+def test_a_past_year_follow_up_is_answered_from_the_record(real_pipeline):
+    first = real_pipeline.ask("到“十四五”末粮食总产量目标是多少？")
+    history = [{"role": "user", "content": first.question},
+               {"role": "assistant", "content": first.text}]
+    a = real_pipeline.ask("那2020年呢？", history=history)
+    assert not a.refused and "142.4亿公斤" in a.direct
 
 
 def test_more_follow_up_does_not_repeat_the_quoted_sentence_under_a_heading(real_pipeline):
