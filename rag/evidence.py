@@ -67,7 +67,8 @@ _NUM = r"(?:[0-9０-９][0-9０-９.,，—\-~]*|[一二三四五六七八九十
 _ANY_NUMBER = re.compile(r"[0-9０-９]|[一二三四五六七八九十两百千]+(?:个|项|家|座|所|年|岁|张|套|条|倍|种|批|大)|百分之")
 _A_YEAR = re.compile(r"(?:19|20)\d\d(?:年|[-/.]\d\d?[-/.]\d\d?)|年底|年前")
 _PAST_SECTION = "十三五"  # the review section(s) of the previous plan: past facts, not targets
-_FUTURE_Q = re.compile(r"到20[2-9]\d|十四五|末|要|目标|计划|将|力争|打算|以后|将来|今后")
+# a question asking for a target; 到2020年 is the previous period's end, a record
+_FUTURE_Q = re.compile(r"到20(?:2[1-9]|[3-9]\d)|十四五|末|要|目标|计划|将|力争|打算|以后|将来|今后")
 
 
 SHORT_SENTENCE = 40  # characters; a shorter sentence is read with the one before it
@@ -113,8 +114,13 @@ def holds_answer_type(question: str, text: str) -> bool:
     if unit == "%":
         return bool(re.search(r"%|％|百分点|百分之|[一二三四五六七八九]成", text))
     if unit is not None:
-        return bool(re.search(_NUM + "(?:多|余|以上)?" + unit, text))
+        return bool(re.search(_NUM + "(?:多|余|以上)?(?:" + _SAME_UNIT.get(unit, unit) + ")", text))
     return bool(_ANY_NUMBER.search(text))
+
+
+# units a question may name for the plan's: 个 is the general measure word (多少个基站 → 12万座),
+# 家 and 户 both count enterprises
+_SAME_UNIT = {"个": "个|座|所|项|家|户|张|套|条|种|批|处|台|只|块", "家": "家|户", "户": "户|家"}
 
 
 @dataclass(frozen=True)
