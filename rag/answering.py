@@ -88,6 +88,7 @@ class Query:
     # question is refused only when every part is
     parts: tuple["Query", ...] = ()
     by_section: bool = False  # a chapter summary (这一章还讲了什么): points labelled by section
+    deep: bool = False  # a "more" follow-up asking 具体…: the quoted paragraph goes on first
 
 
 def _scorer_for(retriever: Retriever) -> SentenceScorer:
@@ -202,7 +203,7 @@ class Answerer(ABC):
                      notice, {"rewrite": t1 - t0, "retrieve": t2 - t1 + (t4 - t3),
                               "score": t3 - t2},
                      more=bool(r.more), shown=r.shown, doc_id=doc_id, parts=parts,
-                     by_section=any(sec == WHOLE_CHAPTER for _, sec in r.more))
+                     by_section=any(sec == WHOLE_CHAPTER for _, sec in r.more), deep=r.deep)
 
     def _sections(self, keys: tuple, doc_id: str | None) -> tuple[tuple[int, int], ...]:
         """(chapter, section) keys with (chapter, WHOLE_CHAPTER) expanded to the chapter's

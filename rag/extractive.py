@@ -200,10 +200,13 @@ class ExtractiveAnswerer(Answerer):
             if len(leads) >= 2:
                 # a paragraph's point: its heading with its first sentence the last answer did
                 # not quote (the heading with the quoted sentence repeated what was shown)
+                # (具体…: the paragraph the last answer quoted goes on first, a point per sentence)
                 points = []
-                for u in leads:
+                for u in sorted(leads, key=lambda u: not (query.deep and self._quoted(u, fresh))):
                     rest = [v for v in self.scorer.paragraph(u)[1:] if fresh(v)]
-                    if fresh(u):
+                    if query.deep and self._quoted(u, fresh):
+                        points += [[v] for v in rest]
+                    elif fresh(u):
                         points.append([u] + rest[:1])
             else:
                 points = [[u] for u in units if fresh(u) and not is_announcement(u.text)
@@ -215,6 +218,10 @@ class ExtractiveAnswerer(Answerer):
         per = max(1, limit // max(1, len(sections)))
         points = [point for section in sections for point in section[:per]][:limit]
         return [x for point in points for x in point]
+
+    def _quoted(self, lead, fresh) -> bool:
+        """Whether the last answer quoted a sentence of the paragraph this heading leads."""
+        return not all(map(fresh, self.scorer.paragraph(lead)))
 
     def _with_content(self, picked: list[Scored], kind: str = OTHER) -> list[Scored]:
         """A picked paragraph heading (「创优环境引才。」) says little alone: the sentence
@@ -344,15 +351,17 @@ class ExtractiveAnswerer(Answerer):
                 if x.unit.id in joined:
                     continue
                 text = maker.cut(question, OTHER, x.unit.text)
-                if self.scorer.is_lead(x.unit):  # its first picked sentence, quoted with it
+                n = number[x.unit.id]
+                if self.scorer.is_lead(x.unit):  # the heading labels its first picked sentence
                     content = next((y.unit for y in picked if y is not x
-                                    and getattr(self.scorer.lead_of(y.unit), "id", None) == x.unit.id
-                                    and number.get(y.unit.id) == number[x.unit.id]), None)
+                                    and getattr(self.scorer.lead_of(y.unit), "id", None) == x.unit.id),
+                                   None)
                     more = maker.cut(question, OTHER, content.text) if content else ""
                     if more:
                         text = f"{text.rstrip('。；;')}：{more}"
                         joined.add(content.id)
-                pieces.append(Piece(_short(text), number[x.unit.id]))
+                        n = number[content.id]  # the content's source (the heading's, if quoted with it)
+                pieces.append(Piece(_short(text), n))
         else:
             pieces = []
             topic = refusal_rule.topic_words(question)
@@ -376,8 +385,10 @@ class ExtractiveAnswerer(Answerer):
                 x = picked[0]
                 pieces = [Piece(maker.cut(question, OTHER, x.unit.text), number[x.unit.id])]
         quotes = {c.n: c.quote for c in citations}
+        everything = "".join(quotes.values())  # a broad point's heading may stand in another quote
         for p in pieces:
-            assert verbatim(p.text, quotes[p.n]), (p.text, quotes[p.n])
+            source = everything if kind == BROAD else quotes[p.n]
+            assert verbatim(p.text, source), (p.text, source)
         return maker.line(question, pieces)
 
 

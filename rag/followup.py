@@ -51,6 +51,7 @@ def _is_past(frame: str) -> bool:
     return bool(re.search(r"十[一二三]五", frame))
 
 
+_DEEP = re.compile(r"具体|详细|展开")
 _TELL = re.compile(r"(说|讲|提|写|包括|包含)了?(什么|哪些|啥|哪几)|(哪些|什么)(内容|方面)")
 WHOLE_CHAPTER = -1  # Rewrite.more's section number for "every section of the chapter"
 _ASKING = re.compile(r"多少|几|哪|什么|何时|如何|怎么|怎样|啥")
@@ -87,6 +88,7 @@ class Rewrite:
     more: tuple[tuple[int, int], ...] = ()
     prefer: tuple[tuple[int, int], ...] = ()  # sections of the last answer, ranked first (它…)
     shown: str = ""  # the last answer's text (what was already quoted), for a "more" follow-up
+    deep: bool = False  # 具体…: the quoted paragraph's other sentences first (not 还有/其他)
 
 
 def _user_turns(history) -> list[str]:
@@ -176,7 +178,8 @@ def rewrite_followup(question: str, history) -> Rewrite:
         label = cited[2] if _SECTION_REF.search(q) else (topic or cited[2])
         body = _SECTION_REF.sub("", q).lstrip("还又那")
         return Rewrite(f"{label}：{body}", chapter=cited[0] if len(sections) == 1 else None,
-                       rewritten=True, more=sections, shown=_last_answer(history))
+                       rewritten=True, more=sections, shown=_last_answer(history),
+                       deep=bool(_DEEP.search(q)))
     if _BACKREF.search(q) and cited is not None:  # what the last answer said: its sections first
         body = re.sub(r"^(?:那|这)(?:个|些)?", "", _BACKREF.sub("", q, count=1))
         if not topic_words(body) and topic:  # 刚才提到的有哪些: the earlier topic

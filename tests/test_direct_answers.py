@@ -289,6 +289,22 @@ def test_more_follow_up_does_not_repeat_the_quoted_sentence_under_a_heading(real
     shown = {c.quote for c in first.citations}
     body = a.text.split("根据规划原文：")[1].split("来源：")[0]
     assert not any(q.strip("。") in body for q in shown)
+    # 具体: the quoted paragraph (完善重点实验室体系) goes on first, a point per sentence
+    assert "国家级重点实验室" in a.direct.splitlines()[0]
+    # 还有哪些: a point per paragraph, each heading labelling a sentence, none heading-only
+    b = real_pipeline.ask("还有哪些？", history=history)
+    lines = b.direct.splitlines()
+    assert len(lines) >= 4 and all("：" in x for x in lines)
+    assert lines[0].startswith("1. 完善重点实验室体系：")
+
+
+def test_a_general_measure_word_or_a_like_unit_is_answered(real_pipeline):
+    from rag.evidence import holds_answer_type
+    assert holds_answer_type("5G基站打算建到多少个", "推动5G基站达到12万座")
+    assert holds_answer_type("规模以上工业企业要发展到多少家", "规模以上工业企业数量突破1万户")
+    assert not holds_answer_type("要建多少座", "达到5000家")
+    a = real_pipeline.ask("咱们省5G基站打算建到多少个？")
+    assert not a.refused and "12万座" in a.direct
 
 
 def test_parts_quoting_one_source_share_its_number_and_keep_their_own_words(real_pipeline):
