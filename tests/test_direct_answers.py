@@ -307,6 +307,16 @@ def test_a_general_measure_word_or_a_like_unit_is_answered(real_pipeline):
     assert not a.refused and "12万座" in a.direct
 
 
+@pytest.mark.parametrize("question, value", [
+    # a 十四五 target sentence need not name 2025 to answer a 到2025年 question
+    ("到2025年5G基站要达到多少座？", "12万座"),
+    ("到2025年规模以上工业企业数量要突破多少户？", "1万户"),
+])
+def test_a_plan_year_is_answered_by_the_plans_targets(real_pipeline, question, value):
+    a = real_pipeline.ask(question)
+    assert not a.refused and value in a.direct
+
+
 def test_parts_quoting_one_source_share_its_number_and_keep_their_own_words(real_pipeline):
     # three parts; two of them quote the same 第十二章 sentence, which was listed twice
     a = real_pipeline.ask("哪块地能盖厂、哪块地要保护，以后统一由什么来定？")
