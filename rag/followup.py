@@ -71,8 +71,9 @@ FRAMES = re.compile(rf"{_FRAME.pattern}(?:[、和与及]?{_FRAME.pattern})*")
 # 那养老呢？ / 中高级以上持证技能人才呢？: the same question asked of another topic
 _SWAP = re.compile(r"^(?:那么?|那个|还有|另外)?(?P<topic>[^，,。？?！!呢]+?)呢[？?。！!]*$")
 # where the earlier question's asking part begins, after its topic (要达到多少 / 是怎么说的)
+# (the old topic's own verbs, 增长/提高…, are not carried over: 失业率 does not 增长)
 _ASK_START = frozenset("是 要 将 有 会 能 应 应该 需要 如何 怎么 怎样 什么 多少 哪些 几 达到 提出 计划 "
-                       "打算 准备 稳定 实现 建 建设 建成 增长 提高 降低 占 控制".split())
+                       "打算 准备 建 建设 建成 占".split())
 
 
 @dataclass(frozen=True)
