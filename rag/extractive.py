@@ -117,10 +117,10 @@ class ExtractiveAnswerer(Answerer):
                     and self.in_scope(query.standalone, cand):
                 topical = cand
                 if kind == BROAD:  # the framed content leads the points
-                    rest = [x for x in self._broad(scored, best) if x is not cand]
+                    rest = [x for x in self._broad(scored, best, topic) if x is not cand]
                     return [cand] + rest[:s.answer_broad_sections - 1]
         if kind == BROAD:
-            return self._broad(scored, best)
+            return self._broad(scored, best, topic)
         picked = [best]
         if topical is not best and self._fit(query.standalone, kind, topic, topical) \
                 > self._fit(query.standalone, kind, topic, best):
@@ -251,8 +251,10 @@ class ExtractiveAnswerer(Answerer):
         text = self.scorer.with_context(x.unit)
         return round(self.scorer.text_coverage(topic, text) * 4) / 4 if topic else 0.0
 
-    def _broad(self, scored: list[Scored], best: Scored) -> list[Scored]:
-        """The best sentence of each section scoring close to the best one, up to four."""
+    def _broad(self, scored: list[Scored], best: Scored, topic: list[str] = ()) -> list[Scored]:
+        """The best sentence of each section scoring close to the best one, up to four points;
+        points left over go to the best section's other close sentences that name the topic
+        (住房: its 租赁住房 and 保障性住房 sentences before another chapter's 住房消费)."""
         s = self.settings
         picked, sections = [best], {best.hit.key}
         for x in scored:
@@ -262,7 +264,10 @@ class ExtractiveAnswerer(Answerer):
                 continue
             sections.add(x.hit.key)
             picked.append(x)
-        return picked
+        own = [x for x in scored if x.hit.key == best.hit.key and x not in picked
+               and x.score >= best.score - s.answer_broad_margin and topic
+               and self._cover(topic, x) >= 0.5]
+        return picked[:1] + own[:max(0, s.answer_broad_sections - len(picked))] + picked[1:]
 
     def compose(self, query: Query, notice: str | None = None) -> Answer:
         """The extractive answer (or refusal) for a prepared query: the direct-answer line,
@@ -347,13 +352,19 @@ class ExtractiveAnswerer(Answerer):
         maker = DirectAnswer(self.scorer.idf)
         if kind == BROAD:  # one point per picked statement; a heading's point carries its content
             pieces, joined = [], set()
+            ids = {x.unit.id for x in picked}
             for x in picked:
                 if x.unit.id in joined:
                     continue
+                lead = self.scorer.lead_of(x.unit)
+                if lead is not None and lead.id != x.unit.id and lead.id in ids \
+                        and lead.id not in joined:  # its heading, picked later, labels it here
+                    x = next(y for y in picked if y.unit.id == lead.id)
                 text = maker.cut(question, OTHER, x.unit.text)
                 n = number[x.unit.id]
+                joined.add(x.unit.id)
                 if self.scorer.is_lead(x.unit):  # the heading labels its first picked sentence
-                    content = next((y.unit for y in picked if y is not x
+                    content = next((y.unit for y in picked if y.unit.id not in joined
                                     and getattr(self.scorer.lead_of(y.unit), "id", None) == x.unit.id),
                                    None)
                     more = maker.cut(question, OTHER, content.text) if content else ""

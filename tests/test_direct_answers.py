@@ -244,6 +244,18 @@ def test_broad_question_led_by_a_heading_gives_the_paragraphs_points(real_pipeli
     _assert_verbatim(a)
 
 
+def test_broad_points_left_over_go_to_the_best_sections_topical_sentences(real_pipeline):
+    from rag.direct import question_kind
+    assert question_kind("规划里关于住房是怎么安排的？") == BROAD  # 怎么安排/怎么讲/讲了哪些 ask broadly
+    assert question_kind("规划中关于中医药发展讲了哪些内容？") == BROAD
+    a = real_pipeline.ask("规划里关于住房是怎么安排的？")
+    lines = a.direct.splitlines()
+    assert len(lines) >= 3 and any("保障性租赁住房" in x for x in lines)
+    assert any("房子是用来住的" in x for x in lines)
+    assert len(set(lines)) == len(lines) and len({x.split(". ", 1)[1] for x in lines}) == len(lines)
+    _assert_verbatim(a)
+
+
 def test_direct_line_keeps_a_quoted_phrase_whole(real_pipeline):
     a = real_pipeline.ask("规划对3岁以下婴幼儿照护服务是怎么说的？")
     assert not a.refused
