@@ -4,11 +4,15 @@ A question is a follow-up when history holds an earlier user question and the ne
 elliptical: it starts with 那/还有/具体/这… or refers to 这一节/这一章, and names at most a
 couple of topic words of its own. Then:
 
-- 那2035年呢？ → the earlier question in the new time frame (its year or 十四五/十四五末
-  replaced, or the frame put in front when it named none);
+- 那2035年呢？ → the earlier question in the new time frame (its year or 十四五/十四五末, or a
+  run of frames, replaced, or the frame put in front when it named none); a past year
+  (那2020年呢) asks for the record, without the earlier question's 到/目标/要;
+- 那X呢？ naming a topic of its own → the earlier question asked of X: its time frame, X, its
+  asking part (那中高级以上持证技能人才呢 → 到“十四五”末中高级以上持证技能人才达到多少？);
 - 具体有哪些措施？/ 还有哪些？/ 这一节还说了什么？ → "more": the sections cited in the last
   answer (这一节: the first one) are the focus, and what that answer already quoted is
-  passed on so that only the sections' other points are given;
+  passed on so that only the sections' other points are given (具体…: the quoted
+  paragraph's other sentences first); 这一章还讲了什么 → every section of the cited chapter;
 - 它/这个/该… → the pronoun replaced by the earlier question's topic, and the sections the
   last answer cited ranked first;
 - otherwise the earlier question's topic terms are put in front: 关于汾河治理：具体有哪些措施？

@@ -69,7 +69,9 @@ def test_sigkill_at_random_points_keeps_a_usable_index(tiny_corpus, tmp_path):
     outcomes = {"killed before the switch": 0, "killed after the switch": 0, "finished": 0}
     fails = []
     kills = 0
-    for i in range(KILLS + 10):  # a run that finishes before its kill does not count
+    # a run that finishes before its kill does not count; on a loaded machine the unkilled
+    # build's time overstates later ones, so up to three runs per kill are drawn
+    for i in range(KILLS * 3):
         if kills == KILLS:
             break
         before = os.path.realpath(tiny.index_dir)
