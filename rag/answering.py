@@ -34,7 +34,7 @@ from rag.errors import ConfigError, RetrievalError
 from rag.citations import Citation
 from rag.direct import split_parts
 from rag.evidence import Scored, SentenceScorer
-from rag.followup import FRAMES, WHOLE_CHAPTER, Rewrite, rewrite_followup
+from rag.followup import FRAMES, WHOLE_CHAPTER, Rewrite, rewrite_followup, summary_request
 from rag.refusal import REFUSAL  # noqa: F401  (re-exported: the phrase every answerer uses)
 from rag.retrieval import Hit, Retriever
 from rag.retrieval import clean_question as clean_text
@@ -161,7 +161,8 @@ class Answerer(ABC):
                          {"rewrite": time.perf_counter() - t0}, out_of_scope=True, doc_id=doc_id)
         # only emoji/punctuation: nothing to look up, and nothing to attach to a previous turn
         contentless = not re.search(r"[^\W_]", q)
-        r = self.rewrite(q, history) if history and not contentless else Rewrite(q)
+        r = self.rewrite(q, history) if history and not contentless else \
+            summary_request(q) or Rewrite(q)
         standalone = r.standalone
         if standalone != q:  # a rewrite may carry text from the history: clean that too
             standalone = clean_text(standalone, max_chars)[0] or q

@@ -41,7 +41,8 @@ _FRAME = re.compile(r"(?:到|至)?(?:(?:19|20)\d\d年?(?:底|末)?|“?十[一�
 _MORE = re.compile(r"具体(有|是|包括)?(哪些|什么|啥)?(措施|举措|做法|内容|安排|部署|任务|要求)|"
                    r"还有(哪些|什么|啥|别的|其他)|还(说|讲|提|写)了?(什么|哪些|啥)|其他(内容|方面|措施)|"
                    r"详细(说说|讲讲|介绍)|展开(说|讲)|(有哪些|什么)(措施|举措)|"
-                   r"具体(要)?(怎么|如何|怎样)(做|办|干|推进|落实|实施|搞)")
+                   r"具体(要)?(怎么|如何|怎样)(做|办|干|推进|落实|实施|搞)|"
+                   r"^(那么?)?(还有|然后|其他的?|别的)(呢|吗|没有)?[？?。！!]*$")
 # words that make a question ask for a target; dropped when it is asked of a past year
 _TARGET_WORDS = re.compile(r"目标|(?:要|将|力争)(?=达到|实现|建成|突破|增长|提高|降低|控制|稳定)|(?:要|将)$")
 _PAST_YEAR = 2020  # the last year of the previous plan period (十三五: 2016-2020)
@@ -56,6 +57,7 @@ def _is_past(frame: str) -> bool:
 
 
 _DEEP = re.compile(r"具体|详细|展开")
+_QUOTED = re.compile(r"“[^”]+”")  # a named term (“五个一批”) is a topic whatever its words
 _TELL = re.compile(r"(说|讲|提|写|包括|包含)了?(什么|哪些|啥|哪几)|(哪些|什么)(内容|方面)")
 WHOLE_CHAPTER = -1  # Rewrite.more's section number for "every section of the chapter"
 _ASKING = re.compile(r"多少|几|哪|什么|何时|如何|怎么|怎样|啥")
@@ -65,6 +67,10 @@ _PRONOUN = re.compile(r"^(那么?)?(它们|它|这个|这项|这些|该项|该|�
 _N = "[零〇一二两三四五六七八九十百]+"
 _LABEL = re.compile(rf"「(第({_N})章(?:\s*第({_N})节)?[^」]*)」|"
                     rf"(?:(?m:^)|来源[:：]|[；;])\s*(?:\[\d+\]\s*)?(第({_N})章(?:\s*第({_N})节)?[^」\n；;，,。]*)")
+# a question about a named chapter or section as a whole (第十章的主要内容 / 概括第三章)
+_NAMED = re.compile(rf"第({_N})章(?:\s*第({_N})节)?")
+_SUMMARY = re.compile(r"主要内容|(讲|说|写)了?(什么|哪些|啥)|概括|总结|概述|梗概|要点")
+_FRAMING = re.compile(r"请|帮我|简要|简单|一下|用?[一二三四五六七八九十两几\d]+(句|段|点|条)话?")
 # the question points back at what the assistant said (你说的那七大工程 / 刚才提到的…)
 _BACKREF = re.compile(r"你(?:刚才|刚刚|前面|上面)?(?:说|讲|提)(?:的|到的|过的)|"
                       r"(?:刚才|刚刚|前面)(?:说|讲|提)(?:的|到的|过的)")
@@ -77,7 +83,7 @@ _SWAP = re.compile(r"^(?:那么?|那个|还有|另外)?(?P<topic>[^，,。？?�
 # where the earlier question's asking part begins, after its topic (要达到多少 / 是怎么说的)
 # (the old topic's own verbs, 增长/提高…, are not carried over: 失业率 does not 增长)
 _ASK_START = frozenset("是 要 将 有 会 能 应 应该 需要 如何 怎么 怎样 什么 多少 哪些 几 达到 提出 计划 "
-                       "打算 准备 建 建设 建成 占".split())
+                       "打算 准备 建 建设 建成 占 指 是指".split())
 
 
 @dataclass(frozen=True)
@@ -162,9 +168,27 @@ def _frame_only(rest: str) -> bool:
     return not topic_words(rest) and not _ASKING.search(rest)
 
 
+def summary_request(question: str) -> Rewrite | None:
+    """A question about a named chapter (section) as a whole (请概括第十章的主要内容 / 第三章
+    第二节讲了什么): a point from each of its sections (from the section), by section."""
+    m = _NAMED.search(question)
+    rest = _FRAMING.sub("", _NAMED.sub("", _SUMMARY.sub("", question)))
+    if not m or not _SUMMARY.search(question) or topic_words(rest):
+        return None
+    try:
+        chapter = cn_to_int(m.group(1))
+        section = cn_to_int(m.group(2)) if m.group(2) else WHOLE_CHAPTER
+    except ValueError:
+        return None
+    return Rewrite(question.strip(), chapter=chapter, more=((chapter, section),))
+
+
 def rewrite_followup(question: str, history) -> Rewrite:
     """Standalone form of a follow-up question by rule; unchanged if it is not one."""
     q = question.strip()
+    named = summary_request(q)
+    if named is not None:
+        return named
     if not is_followup(q, history):
         return Rewrite(q)
     turns = _user_turns(history)
@@ -230,7 +254,7 @@ def _topic_swap(q: str, prev: str) -> str | None:
     要达到多少 + 那中高级以上持证技能人才呢 → 到“十四五”末中高级以上持证技能人才要达到多少？)."""
     m = _SWAP.match(q)
     if not m or _PRONOUN.match(m.group("topic")) or _ASKING.search(m.group("topic")) \
-            or not topic_words(m.group("topic")):
+            or not (topic_words(m.group("topic")) or _QUOTED.search(m.group("topic"))):
         return None
     frame = FRAMES.match(prev.lstrip())
     rest = prev.lstrip()[frame.end():] if frame else prev

@@ -132,6 +132,7 @@ _OUT_OF_SCOPE = [re.compile(p, re.IGNORECASE) for p in (
     r"\b(you are now|act as|pretend|role-?play|jailbreak|system prompt|developer mode)\b",
     # small talk and tasks that are not questions about the plan
     r"^\s*(你好|您好|嗨|哈喽|hello|hi|hey)[呀啊哇吖！!，,。.~～\s]*$|你是谁|你叫什么|(过得|最近)怎么样",
+    r"(你|您)(能|会|可以)(帮我|为我|给我)?(做|干|回答)(些|点)?(什么|啥)|(你|您)有(什么|哪些)(功能|本事|用处)",
     r"(写|作|来)一?(首|篇|段|个)?[^。？?，,]{0,12}?(诗|绝句|律诗|宋词|歌词|对联|小说|笑话)|七言|五言|"
     r"讲一?(个|段)?笑话|唱一?首",
     r"(今天|明天|后天|今日|本周|这周|周末)[^。？?]{0,6}天气|天气(怎么样|如何|预报)|带伞",

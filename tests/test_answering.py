@@ -80,6 +80,27 @@ def test_followup_this_chapter_asks_every_section_of_it():
     assert r.more == ((11, WHOLE_CHAPTER),) and r.chapter == 11
 
 
+@pytest.mark.parametrize("question, more", [
+    ("请用三句话概括第十章的主要内容", ((10, -1),)),
+    ("第三章第二节讲了什么？", ((3, 2),)),
+])
+def test_a_named_chapter_or_section_asked_as_a_whole_is_summarised(question, more):
+    from rag.followup import summary_request
+    assert summary_request(question).more == more
+    assert rewrite_followup(question, HISTORY).more == more  # with or without history
+
+
+def test_a_question_on_a_topic_within_a_chapter_is_no_summary():
+    from rag.followup import summary_request
+    assert summary_request("第十章提出了哪些改革？") is None
+    assert summary_request("第五章第一节的原煤产量目标是多少") is None
+
+
+def test_bare_more_follow_ups():
+    for q in ("还有呢？", "那还有吗", "其他的呢"):
+        assert rewrite_followup(q, HISTORY).more == ((2, 3),), q
+
+
 def test_followup_pronoun_and_asking_swaps_are_not_topic_swaps():
     # a pronoun or an asking word is no new topic: 它 resolves, 那哪些呢 keeps the topic
     assert rewrite_followup("那它呢？", _asked("汾河治理有哪些工程")).standalone == "汾河治理工程呢？"
