@@ -21,7 +21,15 @@ $(VENV)/.run-deps: pyproject.toml | $(PY)
 
 # Tests: sentence-transformers (torch 2.13.0 is a CPU build on this machine's disk; installed
 # first so nothing pulls a CUDA build), llama-cpp-python's server (compiles ~10 min), pytest.
-$(VENV)/.dev-deps: pyproject.toml | $(PY)
+# llama.cpp is built for AVX2 rather than for the build host's CPU: a native build used AMX
+# instructions that a host advertised and then trapped on (invalid opcode in libggml-cpu).
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+$(VENV)/.llama-portable: | $(PY)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install -q --no-cache-dir --force-reinstall --no-deps \
+	  "$$(grep -o 'llama-cpp-python\[server\][^"]*' pyproject.toml)"
+	touch $@
+
+$(VENV)/.dev-deps: pyproject.toml | $(PY) $(VENV)/.llama-portable
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e '.[dev,st,llm]'
 	touch $@ $(VENV)/.run-deps
