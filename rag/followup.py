@@ -204,8 +204,10 @@ def rewrite_followup(question: str, history) -> Rewrite:
                        shown=_last_answer(history))
     if _MORE.search(q) and cited is not None:
         sections = (cited[:2],) if _SECTION_REF.search(q) else tuple(c[:2] for c in _cited(history))
-        label = cited[2] if _SECTION_REF.search(q) else (topic or cited[2])
-        body = _SECTION_REF.sub("", q).lstrip("还又那")
+        # the standalone names the section the points come from (the earlier question's topic
+        # terms strung together read 「优做哪三大旅游品牌：有呢」)
+        label = cited[2]
+        body = _SECTION_REF.sub("", q).lstrip("那") or q
         return Rewrite(f"{label}：{body}", chapter=cited[0] if len(sections) == 1 else None,
                        rewritten=True, more=sections, shown=_last_answer(history),
                        deep=bool(_DEEP.search(q)))

@@ -98,7 +98,10 @@ def test_a_question_on_a_topic_within_a_chapter_is_no_summary():
 
 def test_bare_more_follow_ups():
     for q in ("还有呢？", "那还有吗", "其他的呢"):
-        assert rewrite_followup(q, HISTORY).more == ((2, 3),), q
+        r = rewrite_followup(q, HISTORY)
+        assert r.more == ((2, 3),), q
+        # the standalone names the section the points come from, and keeps the question's words
+        assert r.standalone == f"第二章 第三节 培育一流创新主体：{q.removeprefix('那')}", r.standalone
 
 
 def test_followup_pronoun_and_asking_swaps_are_not_topic_swaps():
