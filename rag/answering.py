@@ -190,9 +190,8 @@ class Answerer(ABC):
         parts: tuple[Query, ...] = ()
         pieces = split_parts(standalone) if split and not r.more and not focus else [standalone]
         if len(pieces) > 1:
-            # each part is retrieved with the first part's topic if it names none, and keeps
-            # its own words as its question (the label its answer is shown under)
-            # a reading that may or may not borrow the topic: the one the plan supports better
+            # each part is answered in the reading (with or without the first part's topic,
+            # rag.answering._with_topic) the plan supports better, under its own words
             parts = tuple(replace(max((self.prepare(p, chapter=chapter, doc_id=doc_id, split=False,
                                                     context=tuple(hits)) for p in readings),
                                       key=lambda x: x.support), question=piece)
@@ -266,14 +265,11 @@ def _with_topic(parts: list[str]) -> list[list[str]]:
     about the first part's topic; one whose predicate has no subject after its time frame may
     (「到2025年要建成什么基地」) or may not (「到2025年要突破多少项国际前沿新技术」): both readings."""
     first_topic = "".join(refusal_rule.topic_words(parts[0])[:3])
-    out = []
-    for i, p in enumerate(parts):
-        if i == 0 or (refusal_rule.topic_words(p) and not _subjectless(p)):
-            out.append([p])
-        elif refusal_rule.topic_words(p):
-            out.append([f"{first_topic}{p}", p])
-        else:
-            out.append([f"{first_topic}{p}"])
+    out = [[parts[0]]]
+    for p in parts[1:]:
+        own = bool(refusal_rule.topic_words(p))
+        out.append([p] if own and not _subjectless(p) else
+                   [f"{first_topic}{p}"] + ([p] if own else []))
     return out
 
 

@@ -67,8 +67,9 @@ _NUM = r"(?:[0-9０-９][0-9０-９.,，—\-~]*|[一二三四五六七八九十
 _ANY_NUMBER = re.compile(r"[0-9０-９]|[一二三四五六七八九十两百千]+(?:个|项|家|座|所|年|岁|张|套|条|倍|种|批|大)|百分之")
 _A_YEAR = re.compile(r"(?:19|20)\d\d(?:年|[-/.]\d\d?[-/.]\d\d?)|年底|年前")
 _PAST_SECTION = "十三五"  # the review section(s) of the previous plan: past facts, not targets
-_PLAN_YEARS = frozenset(str(y) for y in range(2021, 2026))  # the plan period (十四五)
-# a question asking for a target; 到2020年 is the previous period's end, a record
+PLAN_YEARS = range(2021, 2026)  # the plan period (十四五); 2020 and before are records
+_PLAN_YEARS = frozenset(map(str, PLAN_YEARS))
+# a question asking for a target: a year from the plan's first on (到2020年 asks for a record)
 _FUTURE_Q = re.compile(r"到20(?:2[1-9]|[3-9]\d)|十四五|末|要|目标|计划|将|力争|打算|以后|将来|今后")
 
 

@@ -29,6 +29,7 @@ import re
 from dataclasses import dataclass
 
 from rag.corpus import cn_to_int
+from rag.evidence import PLAN_YEARS
 from rag.refusal import topic_words
 from rag.wordseg import token_spans, tokenize
 
@@ -45,20 +46,18 @@ _MORE = re.compile(r"具体(有|是|包括)?(哪些|什么|啥)?(措施|举措|�
                    r"^(那么?)?(还有|然后|其他的?|别的)(呢|吗|没有)?[？?。！!]*$")
 # words that make a question ask for a target; dropped when it is asked of a past year
 _TARGET_WORDS = re.compile(r"目标|(?:要|将|力争)(?=达到|实现|建成|突破|增长|提高|降低|控制|稳定)|(?:要|将)$")
-_PAST_YEAR = 2020  # the last year of the previous plan period (十三五: 2016-2020)
 
 
 def _is_past(frame: str) -> bool:
     """Whether a time frame lies before the plan period: a year up to 2020, or 十三五 and earlier."""
     year = re.search(r"(?:19|20)\d\d", frame)
     if year:
-        return int(year.group(0)) <= _PAST_YEAR
+        return int(year.group(0)) < min(PLAN_YEARS)
     return bool(re.search(r"十[一二三]五", frame))
 
 
 _DEEP = re.compile(r"具体|详细|展开")
 _QUOTED = re.compile(r"“[^”]+”")  # a named term (“五个一批”) is a topic whatever its words
-_TELL = re.compile(r"(说|讲|提|写|包括|包含)了?(什么|哪些|啥|哪几)|(哪些|什么)(内容|方面)")
 WHOLE_CHAPTER = -1  # Rewrite.more's section number for "every section of the chapter"
 _ASKING = re.compile(r"多少|几|哪|什么|何时|如何|怎么|怎样|啥")
 _PRONOUN = re.compile(r"^(那么?)?(它们|它|这个|这项|这些|该项|该|其|此)")
@@ -69,7 +68,9 @@ _LABEL = re.compile(rf"「(第({_N})章(?:\s*第({_N})节)?[^」]*)」|"
                     rf"(?:(?m:^)|来源[:：]|[；;])\s*(?:\[\d+\]\s*)?(第({_N})章(?:\s*第({_N})节)?[^」\n；;，,。]*)")
 # a question about a named chapter or section as a whole (第十章的主要内容 / 概括第三章)
 _NAMED = re.compile(rf"第({_N})章(?:\s*第({_N})节)?")
-_SUMMARY = re.compile(r"主要内容|(讲|说|写)了?(什么|哪些|啥)|概括|总结|概述|梗概|要点")
+# what asks for a chapter's or section's content as a whole (这一章还讲了什么 / 概括第十章)
+_SUMMARY = re.compile(r"主要内容|(说|讲|提|写|包括|包含)了?(什么|哪些|啥|哪几)|(哪些|什么)(内容|方面)|"
+                      r"概括|总结|概述|梗概|要点")
 _FRAMING = re.compile(r"请|帮我|简要|简单|一下|用?[一二三四五六七八九十两几\d]+(句|段|点|条)话?")
 # the question points back at what the assistant said (你说的那七大工程 / 刚才提到的…)
 _BACKREF = re.compile(r"你(?:刚才|刚刚|前面|上面)?(?:说|讲|提)(?:的|到的|过的)|"
@@ -196,7 +197,7 @@ def rewrite_followup(question: str, history) -> Rewrite:
     prev = rewrite_followup(turns[-1], _history_before_last_user(history)).standalone
     cited = _last_cited(history)
     topic = "".join(topic_terms(prev)[:4])
-    if _CHAPTER_REF.search(q) and (_MORE.search(q) or _TELL.search(q)) and cited is not None:
+    if _CHAPTER_REF.search(q) and (_MORE.search(q) or _SUMMARY.search(q)) and cited is not None:
         # 这一章还讲了哪些内容: every section of the cited chapter, a point from each
         body = _CHAPTER_REF.sub("", q).lstrip("还又那")
         return Rewrite(f"第{cited[2].split('章')[0][1:]}章：{body}", chapter=cited[0],

@@ -54,7 +54,7 @@ _LATIN = re.compile(r"[0-9]*[A-Za-z][A-Za-z0-9.]*[A-Za-z0-9]|[0-9]+[A-Za-z]")
 
 
 @lru_cache(maxsize=4096)
-def _tagged(text: str) -> tuple[tuple[str, str], ...]:
+def tagged_words(text: str) -> tuple[tuple[str, str], ...]:
     """jieba's (word, POS tag) pairs of a text, Latin-digit strings blanked out (one tagging
     pass per question serves content_words and verbs)."""
     import jieba.posseg as pseg
@@ -63,14 +63,9 @@ def _tagged(text: str) -> tuple[tuple[str, str], ...]:
     return tuple((p.word, p.flag) for p in pseg.lcut(_LATIN.sub(" ", text)))
 
 
-def tagged_words(text: str) -> tuple[tuple[str, str], ...]:
-    """jieba's (word, POS tag) pairs of a text (Latin-digit strings blanked out)."""
-    return _tagged(text)
-
-
 def verbs(text: str) -> tuple[str, ...]:
     """The verbs of two or more characters in a text (jieba POS v), without stop words."""
-    return tuple(dict.fromkeys(w for w, flag in _tagged(text) if flag == "v"
+    return tuple(dict.fromkeys(w for w, flag in tagged_words(text) if flag == "v"
                                and len(w) > 1 and w not in STOPWORDS))
 
 
@@ -81,7 +76,7 @@ def content_words(text: str) -> tuple[str, ...]:
     # Latin-digit strings (5G, PM2.5) whole: the tagger splits them into a number and a letter
     latin = [m.group(0).lower() for m in _LATIN.finditer(text)]
     out: list[str] = list(dict.fromkeys(latin))
-    for word, flag in _tagged(text):
+    for word, flag in tagged_words(text):
         word = word.strip().lower()
         if not word or _PUNCT.match(word) or word in STOPWORDS or word in out:
             continue
